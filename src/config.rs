@@ -1,0 +1,558 @@
+//! The inputs (`Settings`, as flags or YAML) and the one validated `Config`
+//! every renderer works from. All checks live in `Config::validate`, so a
+//! bad value is rejected the same way whether it came from a flag, a config
+//! file or a kubeadm config, before anything on disk is touched.
+
+use crate::cli::SettingsArgs;
+use crate::usage;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::path::Path;
+
+pub const DEFAULT_PRIORITY: u8 = 150;
+/// What a failing health check takes off the priority. Never 0: a failing
+/// weight-0 script puts keepalived in FAULT, so the first master would hold
+/// no VIP before its own apiserver exists.
+pub const HEALTH_WEIGHT: u8 = 50;
+/// VRRPv3 advert interval, in centiseconds. Chosen by measurement in the
+/// lab (see README, Performance): fast failover without flapping under load.
+pub const DEFAULT_ADVERT_CENTIS_V3: u32 = 30;
+pub const DEFAULT_APISERVER_PORT: u16 = 6443;
+pub const DEFAULT_IMAGE_REPO: &str = "ghcr.io/kubealived/kubealived";
+pub const MAX_PASSWORD_LEN: usize = 8;
+
+/// The saved inputs: `/etc/kubealived/config.yaml`, `--config FILE`, and
+/// the flags all map to this. Loose types; `Config::validate` judges them.
+#[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vips: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advert_interval: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrrp_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apiserver_port: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl Settings {
+    /// `over`'s values win where it has them.
+    pub fn overlay(mut self, over: Settings) -> Settings {
+        if !over.vips.is_empty() {
+            self.vips = over.vips;
+        }
+        if !over.peers.is_empty() {
+            self.peers = over.peers;
+        }
+        macro_rules! take {
+            ($($f:ident),*) => { $( if over.$f.is_some() { self.$f = over.$f; } )* };
+        }
+        take!(
+            interface,
+            priority,
+            router_id,
+            advert_interval,
+            vrrp_version,
+            apiserver_port,
+            image,
+            password
+        );
+        self
+    }
+
+    pub fn from_yaml(text: &str, origin: &Path) -> Result<Settings> {
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            usage!(
+                "{} is not a valid kubealived config: {e}.\n\
+                 Fix: use only the keys vips, interface, peers, priority, routerId, advertInterval, \
+                 vrrpVersion, apiserverPort, image, password (see `kubealived install --help`).",
+                origin.display()
+            )
+        })
+    }
+
+    pub fn to_yaml(&self) -> String {
+        let body = serde_yaml_ng::to_string(self).expect("settings always serialize");
+        format!(
+            "# kubealived settings, re-applied by `kubealived install` with no flags\n\
+             # and at boot by kubealived.service. Change them with `kubealived install`.\n{body}"
+        )
+    }
+}
+
+/// Flags, minus the file-reading ones (handled in `load`).
+fn from_flags(args: &SettingsArgs) -> Result<Settings> {
+    let password = match &args.password_file {
+        Some(path) => Some(read_password_file(path)?),
+        None => args.password.clone(),
+    };
+    Ok(Settings {
+        vips: args.vips.clone(),
+        interface: args.interface.clone(),
+        peers: args.peers.clone(),
+        priority: args.priority,
+        router_id: args.router_id,
+        advert_interval: args.advert_interval,
+        vrrp_version: args.vrrp_version,
+        apiserver_port: args.apiserver_port,
+        image: args.image.clone(),
+        password,
+    })
+}
+
+fn read_input_file(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        usage!(
+            "cannot read the {what} {}: {e}.\nFix: check the path and that it is a readable text file.",
+            path.display()
+        )
+    })
+}
+
+fn read_password_file(path: &Path) -> Result<String> {
+    let text = read_input_file(path, "password file")?;
+    // The first line, so `echo secret > file` works; the rest is ignored.
+    Ok(text.lines().next().unwrap_or("").to_string())
+}
+
+/// Gather the settings for this run. With `--config`, that file is the base;
+/// otherwise, when no VIP is given, the saved settings are (so `install`
+/// alone re-applies them); flags override the base.
+pub fn load(args: &SettingsArgs, saved: Option<&Path>) -> Result<Settings> {
+    let base = if let Some(path) = &args.config {
+        Settings::from_yaml(&read_input_file(path, "config file")?, path)?
+    } else if args.vips.is_empty() && args.kubeadm_config.is_none() {
+        match saved.map(|p| (p, crate::fs::read_optional(p))) {
+            Some((p, Ok(Some(bytes)))) => Settings::from_yaml(&String::from_utf8_lossy(&bytes), p)?,
+            Some((_, Err(e))) => return Err(e),
+            _ => Settings::default(),
+        }
+    } else {
+        Settings::default()
+    };
+    let mut settings = base.overlay(from_flags(args)?);
+    if let Some(path) = &args.kubeadm_config {
+        let text = read_input_file(path, "kubeadm config")?;
+        let (host, port) = crate::kubeadm::control_plane_endpoint(&text, path)?;
+        if settings.vips.is_empty() {
+            settings.vips = vec![host.to_string()];
+        } else if !settings
+            .vips
+            .iter()
+            .any(|v| v.parse::<IpAddr>().ok() == Some(host))
+        {
+            return Err(usage!(
+                "--vip {} conflicts with controlPlaneEndpoint {host} in {}.\n\
+                 Fix: drop --vip (the kubeadm config already names the VIP), or make them agree.",
+                settings.vips.join(", "),
+                path.display()
+            ));
+        }
+        if let Some(port) = port {
+            match settings.apiserver_port {
+                Some(p) if p != i64::from(port) => {
+                    return Err(usage!(
+                        "--apiserver-port {p} conflicts with port {port} of controlPlaneEndpoint in {}.\n\
+                         Fix: drop --apiserver-port, or make them agree.",
+                        path.display()
+                    ))
+                }
+                _ => settings.apiserver_port = Some(i64::from(port)),
+            }
+        }
+    }
+    Ok(settings)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VrrpVersion {
+    V2,
+    V3,
+}
+
+/// Validated settings: every value here is safe to write into
+/// keepalived.conf and the manifest as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// One or two VIPs, IPv4 first. The first one's family is the family
+    /// of the VRRP instance; the other rides along (virtual_ipaddress_excluded).
+    pub vips: Vec<IpAddr>,
+    pub interface: Option<String>,
+    pub peers: Vec<IpAddr>,
+    pub priority: u8,
+    pub router_id: u8,
+    pub advert_centis: u32,
+    pub version: VrrpVersion,
+    pub apiserver_port: u16,
+    pub image: String,
+    pub password: Option<String>,
+}
+
+impl Config {
+    pub fn primary_vip(&self) -> IpAddr {
+        self.vips[0]
+    }
+
+    pub fn validate(s: &Settings) -> Result<Config> {
+        let vips = validate_vips(&s.vips)?;
+        let version = match s.vrrp_version {
+            None | Some(3) => VrrpVersion::V3,
+            Some(2) => VrrpVersion::V2,
+            Some(v) => return Err(usage!("--vrrp-version {v} is not a VRRP version kubealived supports.\nFix: use 3 (default) or 2.")),
+        };
+        if version == VrrpVersion::V2 && vips[0].is_ipv6() {
+            return Err(usage!(
+                "VRRPv2 carries IPv4 only, but the VIP {} is IPv6.\nFix: drop --vrrp-version 2 (VRRPv3 is the default).",
+                vips[0]
+            ));
+        }
+        let interface = s.interface.as_deref().map(validate_interface).transpose()?;
+        let peers = validate_peers(&s.peers, &vips)?;
+        let priority = match s.priority {
+            None => DEFAULT_PRIORITY,
+            Some(p) if (i64::from(HEALTH_WEIGHT) + 1..=254).contains(&p) => p as u8,
+            Some(p) => {
+                return Err(usage!(
+                    "--priority {p} is out of range.\nFix: use {}-254 (the health check subtracts {HEALTH_WEIGHT}, \
+                     and 255 is reserved by VRRP for an address owner); the same value on every master.",
+                    HEALTH_WEIGHT + 1
+                ))
+            }
+        };
+        let router_id = match s.router_id {
+            None => default_router_id(vips[0]),
+            Some(id) if (1..=255).contains(&id) => id as u8,
+            Some(id) => return Err(usage!("--router-id {id} is out of range.\nFix: use a VRRP router id 1-255, the same on every master of this cluster and unique on the LAN.")),
+        };
+        let advert_centis = validate_advert(s.advert_interval, version)?;
+        let apiserver_port = match s.apiserver_port {
+            None => DEFAULT_APISERVER_PORT,
+            Some(p) if (1..=65535).contains(&p) => p as u16,
+            Some(p) => return Err(usage!("--apiserver-port {p} is out of range.\nFix: use a TCP port 1-65535 (kube-apiserver listens on 6443 by default).")),
+        };
+        let image = match &s.image {
+            None => default_image(),
+            Some(image) => validate_image(image)?,
+        };
+        let password = s
+            .password
+            .as_deref()
+            .map(|p| validate_password(p, version))
+            .transpose()?;
+        Ok(Config {
+            vips,
+            interface,
+            peers,
+            priority,
+            router_id,
+            advert_centis,
+            version,
+            apiserver_port,
+            image,
+            password,
+        })
+    }
+}
+
+pub fn default_image() -> String {
+    format!("{DEFAULT_IMAGE_REPO}:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The VIP's last byte: two clusters in one /24 never collide by default,
+/// and the VRID is readable in a packet capture. A VIP ending in 0 gets 255.
+pub fn default_router_id(vip: IpAddr) -> u8 {
+    let last = match vip {
+        IpAddr::V4(a) => a.octets()[3],
+        IpAddr::V6(a) => a.octets()[15],
+    };
+    if last == 0 {
+        255
+    } else {
+        last
+    }
+}
+
+fn parse_ip(value: &str, flag: &str) -> Result<IpAddr> {
+    value.parse().map_err(|_| {
+        usage!(
+            "{flag} {value:?} is not an IP address.\nFix: give a plain IPv4 or IPv6 address \
+             without prefix or port, e.g. 192.0.2.10 or 2001:db8::10."
+        )
+    })
+}
+
+fn check_unicast(ip: IpAddr, flag: &str) -> Result<()> {
+    let bad = match ip {
+        IpAddr::V4(a) => {
+            if a.is_unspecified() || a.is_broadcast() {
+                Some("unspecified or broadcast")
+            } else if a.is_loopback() {
+                Some("loopback")
+            } else if a.is_multicast() {
+                Some("multicast")
+            } else if a.is_link_local() {
+                Some("link-local")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(a) => {
+            if a.is_unspecified() {
+                Some("unspecified")
+            } else if a.is_loopback() {
+                Some("loopback")
+            } else if a.is_multicast() {
+                Some("multicast")
+            } else if a.is_unicast_link_local() {
+                Some("link-local")
+            } else if a.to_ipv4_mapped().is_some() {
+                Some("IPv4-mapped")
+            } else {
+                None
+            }
+        }
+    };
+    match bad {
+        Some(kind) => Err(usage!(
+            "{flag} {ip} is a {kind} address.\nFix: use a routable unicast address on the masters' network."
+        )),
+        None => Ok(()),
+    }
+}
+
+fn validate_vips(raw: &[String]) -> Result<Vec<IpAddr>> {
+    if raw.is_empty() {
+        return Err(usage!(
+            "no VIP given and no saved settings found.\nFix: pass --vip IP (the address for controlPlaneEndpoint), \
+             or --kubeadm-config FILE, or --config FILE."
+        ));
+    }
+    let mut vips = Vec::new();
+    for v in raw {
+        let ip = parse_ip(v, "--vip")?;
+        check_unicast(ip, "--vip")?;
+        vips.push(ip);
+    }
+    match vips.as_slice() {
+        [_] => {}
+        [a, b] if a == b => return Err(usage!("--vip {a} is given twice.\nFix: give each VIP once.")),
+        [a, b] if a.is_ipv4() == b.is_ipv4() => {
+            return Err(usage!(
+                "--vip {a} and --vip {b} are of the same family.\nFix: give one VIP, or one IPv4 and one IPv6 VIP for dual-stack."
+            ))
+        }
+        [_, _] => {}
+        _ => return Err(usage!("{} VIPs given.\nFix: give one VIP, or one IPv4 and one IPv6 VIP for dual-stack.", vips.len())),
+    }
+    vips.sort_by_key(|ip| ip.is_ipv6());
+    Ok(vips)
+}
+
+fn validate_peers(raw: &[String], vips: &[IpAddr]) -> Result<Vec<IpAddr>> {
+    let mut peers: Vec<IpAddr> = Vec::new();
+    for p in raw {
+        let ip = parse_ip(p, "--peer")?;
+        check_unicast(ip, "--peer")?;
+        if vips.contains(&ip) {
+            return Err(usage!("--peer {ip} is the VIP.\nFix: list the masters' own addresses as peers, not the VIP."));
+        }
+        if ip.is_ipv4() != vips[0].is_ipv4() {
+            return Err(usage!(
+                "--peer {ip} is not of the same family as the VIP {} that VRRP advertises for.\n\
+                 Fix: list the masters' {} addresses as peers.",
+                vips[0],
+                if vips[0].is_ipv4() { "IPv4" } else { "IPv6" }
+            ));
+        }
+        // Listing a master twice is harmless; keep the first.
+        if !peers.contains(&ip) {
+            peers.push(ip);
+        }
+    }
+    Ok(peers)
+}
+
+/// Linux accepts up to 15 bytes without '/', ':' or white space; we also
+/// keep to the characters real interface names use, so nothing else can
+/// reach keepalived.conf.
+pub fn validate_interface(name: &str) -> Result<String> {
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+    if name.is_empty()
+        || name.len() > 15
+        || !ok_chars
+        || name == "."
+        || name == ".."
+        || name.starts_with('-')
+    {
+        return Err(usage!(
+            "--interface {name:?} is not a valid interface name.\nFix: use the name `ip link` shows: \
+             1-15 characters from letters, digits, '_', '.', '-' (e.g. eth0, bond0.100, ens3f0np0)."
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn validate_advert(value: Option<f64>, version: VrrpVersion) -> Result<u32> {
+    let Some(secs) = value else {
+        return Ok(match version {
+            VrrpVersion::V3 => DEFAULT_ADVERT_CENTIS_V3,
+            VrrpVersion::V2 => 100,
+        });
+    };
+    let centis = (secs * 100.0).round();
+    let exact = secs.is_finite() && (secs * 100.0 - centis).abs() < 1e-6;
+    match version {
+        VrrpVersion::V3 if exact && (1.0..=4095.0).contains(&centis) => Ok(centis as u32),
+        VrrpVersion::V3 => Err(usage!(
+            "--advert-interval {secs} is not valid for VRRPv3.\nFix: use 0.01-40.95 seconds in steps of 0.01 (default 0.3)."
+        )),
+        VrrpVersion::V2 if exact && centis % 100.0 == 0.0 && (100.0..=25500.0).contains(&centis) => Ok(centis as u32),
+        VrrpVersion::V2 => Err(usage!(
+            "--advert-interval {secs} is not valid for VRRPv2, which advertises in whole seconds.\n\
+             Fix: use 1-255, or VRRPv3 (the default) for sub-second intervals."
+        )),
+    }
+}
+
+fn validate_image(image: &str) -> Result<String> {
+    let printable = image.bytes().all(|b| b.is_ascii_graphic());
+    if !printable || image.parse::<oci_spec::distribution::Reference>().is_err() {
+        return Err(usage!(
+            "--image {image:?} is not a valid image reference.\nFix: use REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], \
+             e.g. registry.example/kubealived:{}.",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    Ok(image.to_string())
+}
+
+fn validate_password(password: &str, version: VrrpVersion) -> Result<String> {
+    if version == VrrpVersion::V3 {
+        return Err(usage!(
+            "a password was given, but VRRPv3 has no authentication (keepalived ignores it).\n\
+             Fix: drop --password (isolate clusters with --router-id and --peer), or use --vrrp-version 2 \
+             for the legacy PASS profile."
+        ));
+    }
+    // Never echo the password itself: error messages end up in logs.
+    let allowed = |c: char| c.is_ascii_graphic() && !"\"'{}#!\\".contains(c);
+    if password.is_empty() || password.chars().count() > MAX_PASSWORD_LEN {
+        return Err(usage!(
+            "the password has {} characters; VRRP PASS authentication takes 1-{MAX_PASSWORD_LEN} \
+             (keepalived silently truncates longer ones).\nFix: use a password of 1-{MAX_PASSWORD_LEN} characters.",
+            password.chars().count()
+        ));
+    }
+    if !password.chars().all(allowed) {
+        return Err(usage!(
+            "the password contains a character keepalived.conf cannot hold safely (space, quote, brace, \
+             '#', '!', backslash or non-ASCII).\nFix: use printable ASCII letters, digits and punctuation only."
+        ));
+    }
+    Ok(password.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vips: &[&str]) -> Settings {
+        Settings {
+            vips: vips.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::validate(&settings(&["192.0.2.10"])).unwrap();
+        assert_eq!(c.router_id, 10);
+        assert_eq!(c.priority, DEFAULT_PRIORITY);
+        assert_eq!(c.advert_centis, DEFAULT_ADVERT_CENTIS_V3);
+        assert_eq!(c.version, VrrpVersion::V3);
+        assert_eq!(c.apiserver_port, 6443);
+        assert!(c.image.ends_with(env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn dual_stack_puts_ipv4_first() {
+        let c = Config::validate(&settings(&["2001:db8::10", "192.0.2.10"])).unwrap();
+        assert_eq!(
+            c.vips,
+            vec![
+                "192.0.2.10".parse::<IpAddr>().unwrap(),
+                "2001:db8::10".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn router_id_follows_the_last_byte() {
+        assert_eq!(default_router_id("192.0.2.77".parse().unwrap()), 77);
+        assert_eq!(default_router_id("2001:db8::1:0".parse().unwrap()), 255);
+    }
+
+    #[test]
+    fn advert_interval_rules() {
+        assert_eq!(validate_advert(Some(0.1), VrrpVersion::V3).unwrap(), 10);
+        assert_eq!(validate_advert(Some(40.95), VrrpVersion::V3).unwrap(), 4095);
+        assert_eq!(validate_advert(Some(2.0), VrrpVersion::V2).unwrap(), 200);
+        for bad in [0.0, 0.005, 41.0, f64::NAN, -1.0] {
+            assert!(
+                validate_advert(Some(bad), VrrpVersion::V3).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(validate_advert(Some(0.5), VrrpVersion::V2).is_err());
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(validate_password("s3cr3t!x", VrrpVersion::V2).is_err()); // '!'
+        assert_eq!(
+            validate_password("s3cr3t-x", VrrpVersion::V2).unwrap(),
+            "s3cr3t-x"
+        );
+        assert!(validate_password("s3cr3t-x", VrrpVersion::V3).is_err());
+        assert!(validate_password("123456789", VrrpVersion::V2).is_err());
+        let msg = validate_password("a b", VrrpVersion::V2)
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("a b"), "the password leaked into: {msg}");
+    }
+
+    #[test]
+    fn settings_round_trip_through_yaml() {
+        let s = Settings {
+            vips: vec!["192.0.2.10".into()],
+            peers: vec!["192.0.2.11".into(), "192.0.2.12".into()],
+            advert_interval: Some(0.3),
+            ..Default::default()
+        };
+        let back = Settings::from_yaml(&s.to_yaml(), Path::new("x")).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Settings::from_yaml("vip: 192.0.2.10\n", Path::new("c.yaml")).unwrap_err();
+        assert!(crate::error::is_usage(&err));
+        assert!(err.to_string().contains("vip"), "{err}");
+    }
+}

@@ -1,0 +1,347 @@
+//! Which interface carries the VIP: the one with an address whose subnet
+//! contains it (`ip -o addr` semantics). Pure: the host is passed in.
+
+use crate::config::Config;
+use crate::host::Interface;
+use crate::render::Node;
+use crate::usage;
+use anyhow::Result;
+use ipnet::IpNet;
+use std::fmt::Write;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    pub interface: String,
+    /// This node's address in the VIP's subnet, if it has one: the source
+    /// of unicast adverts.
+    pub local_addr: Option<IpAddr>,
+    pub warnings: Vec<String>,
+}
+
+/// Addresses that say something about which subnet a node is in.
+fn usable(addr: &IpNet, vip: IpAddr) -> bool {
+    let held_vip = addr.addr() == vip && addr.prefix_len() == addr.max_prefix_len();
+    let link_local_v6 = matches!(addr.addr(), IpAddr::V6(a) if a.is_unicast_link_local());
+    !held_vip && !link_local_v6
+}
+
+pub fn choose_interface(
+    interfaces: &[Interface],
+    vip: IpAddr,
+    requested: Option<&str>,
+) -> Result<Detected> {
+    let candidates: Vec<&Interface> = interfaces.iter().filter(|i| !i.loopback).collect();
+    for iface in &candidates {
+        for addr in &iface.addrs {
+            if addr.addr() == vip && usable(addr, vip) {
+                return Err(usage!(
+                    "the VIP {vip} is this node's own address ({addr} on {}).\n\
+                     Fix: choose a free address in that subnet for the VIP; it must not belong to any node.",
+                    iface.name
+                ));
+            }
+        }
+    }
+    let matching_addr = |iface: &Interface| {
+        iface
+            .addrs
+            .iter()
+            .find(|a| usable(a, vip) && a.prefix_len() < a.max_prefix_len() && a.contains(&vip))
+            .copied()
+    };
+
+    let (iface, local) = match requested {
+        Some(name) => {
+            let Some(iface) = candidates.iter().find(|i| i.name == name) else {
+                return Err(usage!(
+                    "there is no interface named {name:?} on this host.\n{}\
+                     Fix: pass one of these names to --interface.",
+                    list(&candidates, vip)
+                ));
+            };
+            (*iface, matching_addr(iface))
+        }
+        None => {
+            let matches: Vec<(&Interface, IpNet)> = candidates
+                .iter()
+                .filter_map(|i| matching_addr(i).map(|a| (*i, a)))
+                .collect();
+            match matches.as_slice() {
+                [(iface, addr)] => (*iface, Some(*addr)),
+                [] => {
+                    return Err(usage!(
+                        "no interface has an address in a subnet that contains the VIP {vip}.\n{}\
+                         Fix: use a VIP inside one of these subnets, or name the interface with --interface.",
+                        list(&candidates, vip)
+                    ))
+                }
+                _ => {
+                    return Err(usage!(
+                        "several interfaces have a subnet that contains the VIP {vip}, so the choice is ambiguous.\n{}\
+                         Fix: name the one that should carry the VIP with --interface.",
+                        list(&candidates, vip)
+                    ))
+                }
+            }
+        }
+    };
+
+    let mut warnings = Vec::new();
+    if let Some(net) = local {
+        if let (IpNet::V4(v4), IpAddr::V4(v)) = (net, vip) {
+            if v4.prefix_len() <= 30 && (v == v4.network() || v == v4.broadcast()) {
+                return Err(usage!(
+                    "the VIP {vip} is the {} address of {net} on {}.\n\
+                     Fix: choose a host address inside the subnet.",
+                    if v == v4.network() {
+                        "network"
+                    } else {
+                        "broadcast"
+                    },
+                    iface.name
+                ));
+            }
+        }
+    } else {
+        warnings.push(format!(
+            "{} has no address in a subnet that contains {vip}; keepalived will still add the VIP there, \
+             but clients reach it only if it is routed to this link",
+            iface.name
+        ));
+    }
+    if !iface.up {
+        warnings.push(format!(
+            "{} is down; the VIP will not answer until it is up",
+            iface.name
+        ));
+    }
+    Ok(Detected {
+        interface: iface.name.clone(),
+        local_addr: local.map(|n| n.addr()),
+        warnings,
+    })
+}
+
+/// Every candidate with its addresses, marking the ones whose subnet holds the VIP.
+fn list(candidates: &[&Interface], vip: IpAddr) -> String {
+    let mut out = String::from("Interfaces on this host:\n");
+    if candidates.is_empty() {
+        out.push_str("  (none besides loopback)\n");
+    }
+    for iface in candidates {
+        let addrs: Vec<String> = iface.addrs.iter().map(|a| a.to_string()).collect();
+        let holds = iface
+            .addrs
+            .iter()
+            .any(|a| usable(a, vip) && a.prefix_len() < a.max_prefix_len() && a.contains(&vip));
+        let _ = writeln!(
+            out,
+            "  {:<15} {:<4} {}{}",
+            iface.name,
+            if iface.up { "up" } else { "down" },
+            if addrs.is_empty() {
+                "(no address)".to_string()
+            } else {
+                addrs.join(", ")
+            },
+            if holds {
+                "   <- subnet contains the VIP"
+            } else {
+                ""
+            }
+        );
+    }
+    out
+}
+
+/// Resolve a validated config against this host's interfaces. With
+/// `on_this_host` false (`render` for another machine), a named interface
+/// is taken as given and peers are kept as listed.
+pub fn resolve(config: &Config, interfaces: &[Interface], on_this_host: bool) -> Result<Node> {
+    let mut warnings = Vec::new();
+    let mut vips = Vec::new();
+    let mut unicast_src = None;
+    for (i, vip) in config.vips.iter().enumerate() {
+        let dev = match (&config.interface, on_this_host) {
+            (Some(name), false) => name.clone(),
+            (requested, _) => {
+                let found = choose_interface(interfaces, *vip, requested.as_deref())?;
+                warnings.extend(found.warnings);
+                if i == 0 {
+                    unicast_src = found.local_addr;
+                }
+                found.interface
+            }
+        };
+        vips.push((*vip, dev));
+    }
+    let own = if on_this_host {
+        own_addresses(interfaces)
+    } else {
+        Vec::new()
+    };
+    let peers: Vec<IpAddr> = config
+        .peers
+        .iter()
+        .copied()
+        .filter(|p| !own.contains(p))
+        .collect();
+    if !config.peers.is_empty() && peers.is_empty() {
+        return Err(usage!(
+            "every --peer is an address of this node, so there is no one to advertise to.\n\
+             Fix: list the addresses of all masters (the same list on each); this node's own is dropped."
+        ));
+    }
+    Ok(Node {
+        config: config.clone(),
+        interface: vips[0].1.clone(),
+        vips,
+        unicast_src: if peers.is_empty() { None } else { unicast_src },
+        peers,
+        warnings,
+    })
+}
+
+/// All addresses of this host, to drop the node itself from `--peer`.
+pub fn own_addresses(interfaces: &[Interface]) -> Vec<IpAddr> {
+    interfaces
+        .iter()
+        .flat_map(|i| i.addrs.iter().map(|a| a.addr()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{FakeHost, Host};
+
+    fn detect(host: FakeHost, vip: &str, requested: Option<&str>) -> Result<Detected> {
+        choose_interface(&host.interfaces().unwrap(), vip.parse().unwrap(), requested)
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn picks_the_interface_whose_subnet_holds_the_vip() {
+        let host = FakeHost::default()
+            .with("lo", &["127.0.0.1/8", "::1/128"])
+            .with("ens3f0np0", &["198.51.100.11/24"])
+            .with(
+                "bond0.100",
+                &["203.0.113.5/28", "192.0.2.11/24", "2001:db8::11/64"],
+            );
+        let d = detect(host, "192.0.2.10", None).unwrap();
+        assert_eq!(d.interface, "bond0.100");
+        assert_eq!(d.local_addr, Some(ip("192.0.2.11")));
+        assert!(d.warnings.is_empty());
+    }
+
+    #[test]
+    fn ipv6_vip_and_fifteen_character_names() {
+        let host = FakeHost::default()
+            .with("eth0", &["192.0.2.11/24", "fe80::1/64"])
+            .with("enp0s31f6abcdef", &["2001:db8::11/64", "fe80::2/64"]);
+        let d = detect(host, "2001:db8::10", None).unwrap();
+        assert_eq!(d.interface, "enp0s31f6abcdef");
+        assert_eq!(d.local_addr, Some(ip("2001:db8::11")));
+    }
+
+    #[test]
+    fn the_vip_already_held_here_is_ignored() {
+        // Re-run on the node that holds the VIP: keepalived added it as /32.
+        let host = FakeHost::default()
+            .with("eth0", &["192.0.2.11/24", "192.0.2.10/32"])
+            .with("eth1", &["198.51.100.11/24"]);
+        assert_eq!(detect(host, "192.0.2.10", None).unwrap().interface, "eth0");
+    }
+
+    #[test]
+    fn host_routes_do_not_match_by_subnet() {
+        let host = FakeHost::default()
+            .with("eth0", &["192.0.2.11/32"])
+            .with("eth1", &["2001:db8::11/128"]);
+        let err = detect(host, "192.0.2.10", None).unwrap_err().to_string();
+        assert!(err.contains("no interface"), "{err}");
+        assert!(err.contains("192.0.2.11/32"), "{err}");
+    }
+
+    #[test]
+    fn link_local_and_loopback_never_match() {
+        let host = FakeHost::default()
+            .with("lo", &["127.0.0.1/8"])
+            .with("eth0", &["fe80::1/64"]);
+        assert!(detect(host, "fe80::10", None).is_err());
+    }
+
+    #[test]
+    fn no_match_lists_every_candidate_and_suggests_interface() {
+        let host = FakeHost::default()
+            .with("eth0", &["198.51.100.11/24", "2001:db8::11/64"])
+            .with("eth1", &[])
+            .down();
+        let err = detect(host, "192.0.2.10", None).unwrap_err();
+        assert!(crate::error::is_usage(&err));
+        let msg = err.to_string();
+        for needle in [
+            "eth0",
+            "198.51.100.11/24",
+            "2001:db8::11/64",
+            "eth1",
+            "down",
+            "--interface",
+        ] {
+            assert!(msg.contains(needle), "missing {needle:?} in:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn several_matches_are_ambiguous() {
+        let host = FakeHost::default()
+            .with("eth0", &["192.0.2.11/24"])
+            .with("eth1", &["192.0.2.111/25"]);
+        let msg = detect(host, "192.0.2.10", None).unwrap_err().to_string();
+        assert!(msg.contains("ambiguous"), "{msg}");
+        assert_eq!(
+            msg.matches("<- subnet contains the VIP").count(),
+            2,
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn requested_interface_wins_and_warns_when_off_subnet_or_down() {
+        let host = FakeHost::default()
+            .with("eth0", &["192.0.2.11/24"])
+            .with("eth1", &["198.51.100.11/24"])
+            .down();
+        let d = detect(host, "192.0.2.10", Some("eth1")).unwrap();
+        assert_eq!(d.interface, "eth1");
+        assert_eq!(d.local_addr, None);
+        assert_eq!(d.warnings.len(), 2, "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn requested_interface_must_exist() {
+        let host = FakeHost::default().with("eth0", &["192.0.2.11/24"]);
+        let msg = detect(host, "192.0.2.10", Some("eth9"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("eth9") && msg.contains("eth0"), "{msg}");
+    }
+
+    #[test]
+    fn own_address_network_and_broadcast_are_rejected() {
+        let host = || FakeHost::default().with("eth0", &["192.0.2.11/24"]);
+        for (vip, word) in [
+            ("192.0.2.11", "own address"),
+            ("192.0.2.0", "network"),
+            ("192.0.2.255", "broadcast"),
+        ] {
+            let msg = detect(host(), vip, None).unwrap_err().to_string();
+            assert!(msg.contains(word), "{vip}: {msg}");
+        }
+    }
+}

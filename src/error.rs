@@ -1,0 +1,31 @@
+//! Exit codes: 0 ok, 1 runtime failure, 2 usage or invalid input.
+//!
+//! Runtime failures are plain `anyhow` errors. Anything the user can fix by
+//! changing what they typed is a [`UsageError`], so `main` can tell the two
+//! apart with a downcast instead of guessing from the message.
+
+use std::fmt;
+
+/// Invalid input: a value, a flag combination or a file the user gave us.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// `return Err(usage!(...))` reads like `bail!` but yields exit code 2.
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        anyhow::Error::new($crate::error::UsageError(format!($($arg)*)))
+    };
+}
+
+pub fn is_usage(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.is::<UsageError>())
+}

@@ -1,0 +1,138 @@
+//! keepalived.conf. Every value comes from a validated `Config`, so plain
+//! formatting is safe: no input can add a line, brace or directive.
+//! keepalived's parser takes one keyword per line; keep it that way.
+
+use super::{Node, BINARY_IN_IMAGE};
+use crate::config::{VrrpVersion, HEALTH_WEIGHT};
+use indoc::formatdoc;
+use std::net::IpAddr;
+
+/// Health check cadence: keepalived 2.2 runs scripts at whole seconds, so
+/// a dead apiserver is noticed after interval × fall = 2 s.
+const CHECK_INTERVAL: u32 = 1;
+const CHECK_FALL: u32 = 2;
+const CHECK_RISE: u32 = 2;
+/// Longer than check-apiserver's own 2 s timeout, so keepalived never
+/// kills a check that is about to report.
+const CHECK_TIMEOUT: u32 = 3;
+
+pub const SCRIPT_NAME: &str = "kubealived_apiserver";
+pub const INSTANCE_NAME: &str = "kubealived";
+
+fn host_prefix(ip: IpAddr) -> u8 {
+    if ip.is_ipv4() {
+        32
+    } else {
+        128
+    }
+}
+
+/// 30 → "0.3", 100 → "1", 5 → "0.05".
+pub fn seconds(centis: u32) -> String {
+    let s = format!("{}.{:02}", centis / 100, centis % 100);
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+pub fn render(node: &Node) -> String {
+    let c = &node.config;
+    let version = if c.version == VrrpVersion::V3 { 3 } else { 2 };
+    // Script security: keepalived refuses the check if its path were
+    // writable by anyone but root. init_fail: a joining master must not take
+    // the VIP before its own apiserver answers; alone, a master still takes
+    // it at (priority - weight).
+    let mut out = formatdoc! {"
+        # Written by kubealived {pkg_version}. Do not edit: change the settings with
+        # `kubealived install` (saved in /etc/kubealived/config.yaml).
+
+        global_defs {{
+            vrrp_version {version}
+            script_user root
+            enable_script_security
+        }}
+
+        vrrp_script {SCRIPT_NAME} {{
+            script \"{BINARY_IN_IMAGE} check-apiserver --port {port}\"
+            interval {CHECK_INTERVAL}
+            timeout {CHECK_TIMEOUT}
+            fall {CHECK_FALL}
+            rise {CHECK_RISE}
+            weight -{HEALTH_WEIGHT}
+            init_fail
+        }}
+
+        vrrp_instance {INSTANCE_NAME} {{
+            state BACKUP
+            interface {interface}
+            virtual_router_id {router_id}
+            priority {priority}
+            advert_int {advert}
+        ",
+        pkg_version = env!("CARGO_PKG_VERSION"),
+        port = c.apiserver_port,
+        interface = node.interface,
+        router_id = c.router_id,
+        priority = c.priority,
+        advert = seconds(c.advert_centis),
+    };
+    // Everyone is BACKUP at one priority: the first master up takes the
+    // VIP, and a recovered master never takes it back (equal priority does
+    // not preempt), so nothing flaps.
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    if !node.peers.is_empty() {
+        if let Some(src) = node.unicast_src {
+            line(format!("    unicast_src_ip {src}"));
+        }
+        line("    unicast_peer {".into());
+        for peer in &node.peers {
+            line(format!("        {peer}"));
+        }
+        line("    }".into());
+        // Ignore adverts from anyone not listed: the real isolation.
+        line("    check_unicast_src".into());
+    }
+    if let Some(password) = &c.password {
+        line("    authentication {".into());
+        line("        auth_type PASS".into());
+        line(format!("        auth_pass {password}"));
+        line("    }".into());
+    }
+    let (primary, others) = node.vips.split_first().expect("at least one VIP");
+    line("    virtual_ipaddress {".into());
+    line(format!(
+        "        {}/{} dev {}",
+        primary.0,
+        host_prefix(primary.0),
+        primary.1
+    ));
+    line("    }".into());
+    if !others.is_empty() {
+        // The other family rides on the same instance: both VIPs always
+        // move together.
+        line("    virtual_ipaddress_excluded {".into());
+        for (ip, dev) in others {
+            line(format!("        {ip}/{} dev {dev}", host_prefix(*ip)));
+        }
+        line("    }".into());
+    }
+    line("    track_script {".into());
+    line(format!("        {SCRIPT_NAME}"));
+    line("    }".into());
+    line("}".into());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_short() {
+        assert_eq!(seconds(30), "0.3");
+        assert_eq!(seconds(5), "0.05");
+        assert_eq!(seconds(100), "1");
+        assert_eq!(seconds(4095), "40.95");
+    }
+}

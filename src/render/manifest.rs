@@ -1,0 +1,220 @@
+//! The static Pod (and, for clusters that already exist, the DaemonSet
+//! bundle), built from the Kubernetes API types and serialized, never
+//! templated.
+
+use super::Node;
+use crate::fs::CONFIG_DIR_ON_HOST;
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, HostPathVolumeSource, Pod, PodSpec,
+    PodTemplateSpec, ResourceRequirements, SecurityContext, Toleration, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const NAME: &str = "kubealived";
+pub const NAMESPACE: &str = "kube-system";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Changes whenever keepalived.conf does, so kubelet restarts the static
+/// pod on a config change (it only watches the manifest).
+pub const CONFIG_HASH_ANNOTATION: &str = "kubealived.io/keepalived-conf-sha256";
+const KEEPALIVED: &str = "/usr/sbin/keepalived";
+const CONF_IN_POD: &str = "/etc/kubealived/keepalived.conf";
+
+fn labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), NAME.to_string()),
+        (MANAGED_BY_LABEL.to_string(), NAME.to_string()),
+    ])
+}
+
+fn to_yaml<T: Serialize>(value: &T) -> String {
+    serde_yaml_ng::to_string(value).expect("Kubernetes types always serialize")
+}
+
+/// The keepalived container, the same for the static pod and the DaemonSet.
+fn container(image: &str) -> Container {
+    Container {
+        name: "keepalived".into(),
+        image: Some(image.into()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(
+            [
+                KEEPALIVED,
+                "--dont-fork",
+                "--log-console",
+                "--log-detail",
+                "--no-syslog",
+                "--use-file",
+                CONF_IN_POD,
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        // NET_ADMIN adds the VIP (without it keepalived claims MASTER and
+        // black-holes the VIP); NET_RAW sends VRRP (without it it exits).
+        security_context: Some(SecurityContext {
+            capabilities: Some(Capabilities {
+                add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into()]),
+                drop: Some(vec!["ALL".into()]),
+            }),
+            ..Default::default()
+        }),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_string(), Quantity("10m".into())),
+                ("memory".to_string(), Quantity("16Mi".into())),
+            ])),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "config".into(),
+            mount_path: "/etc/kubealived".into(),
+            read_only: Some(true),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    }
+}
+
+/// Host network, critical priority, no service account token: nothing here
+/// talks to the cluster it bootstraps. Host /run is never mounted (stale
+/// pid files there stop keepalived from restarting).
+fn pod_spec(image: &str, config: Volume) -> PodSpec {
+    PodSpec {
+        host_network: Some(true),
+        priority_class_name: Some("system-node-critical".into()),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        containers: vec![container(image)],
+        volumes: Some(vec![config]),
+        ..Default::default()
+    }
+}
+
+pub fn config_hash(keepalived_conf: &str) -> String {
+    Sha256::digest(keepalived_conf.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn static_pod(node: &Node, keepalived_conf: &str) -> String {
+    let pod = Pod {
+        metadata: ObjectMeta {
+            name: Some(NAME.into()),
+            namespace: Some(NAMESPACE.into()),
+            labels: Some(labels()),
+            annotations: Some(BTreeMap::from([(
+                CONFIG_HASH_ANNOTATION.to_string(),
+                config_hash(keepalived_conf),
+            )])),
+            ..Default::default()
+        },
+        spec: Some(pod_spec(
+            &node.config.image,
+            Volume {
+                name: "config".into(),
+                host_path: Some(HostPathVolumeSource {
+                    path: CONFIG_DIR_ON_HOST.into(),
+                    type_: Some("Directory".into()),
+                }),
+                ..Default::default()
+            },
+        )),
+        status: None,
+    };
+    header() + &to_yaml(&pod)
+}
+
+fn header() -> String {
+    format!(
+        "# Written by kubealived {}. Do not edit: kubelet runs this static pod;\n\
+         # change it with `kubealived install`, remove it with `kubealived uninstall`.\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The seed's shape, for clusters that already exist: a ConfigMap with
+/// keepalived.conf and a DaemonSet on the control-plane nodes.
+pub fn daemonset_bundle(node: &Node, keepalived_conf: &str) -> String {
+    let meta = || ObjectMeta {
+        name: Some(NAME.into()),
+        namespace: Some(NAMESPACE.into()),
+        labels: Some(labels()),
+        ..Default::default()
+    };
+    let config_map = ConfigMap {
+        metadata: meta(),
+        data: Some(BTreeMap::from([(
+            "keepalived.conf".to_string(),
+            keepalived_conf.to_string(),
+        )])),
+        ..Default::default()
+    };
+    let mut spec = pod_spec(
+        &node.config.image,
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: NAME.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    spec.node_selector = Some(BTreeMap::from([(
+        "node-role.kubernetes.io/control-plane".to_string(),
+        String::new(),
+    )]));
+    spec.tolerations = Some(vec![Toleration {
+        key: Some("node-role.kubernetes.io/control-plane".into()),
+        operator: Some("Exists".into()),
+        effect: Some("NoSchedule".into()),
+        ..Default::default()
+    }]);
+    let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), NAME.to_string())]);
+    let daemon_set = DaemonSet {
+        metadata: meta(),
+        spec: Some(DaemonSetSpec {
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels()),
+                    annotations: Some(BTreeMap::from([(
+                        CONFIG_HASH_ANNOTATION.to_string(),
+                        config_hash(keepalived_conf),
+                    )])),
+                    ..Default::default()
+                }),
+                spec: Some(spec),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    };
+    format!(
+        "{}{}---\n{}",
+        header(),
+        to_yaml(&config_map),
+        to_yaml(&daemon_set)
+    )
+}
+
+/// Whether an existing manifest is one of ours (`--force` replaces others).
+pub fn written_by_us(existing: &[u8]) -> bool {
+    serde_yaml_ng::from_slice::<Pod>(existing).is_ok_and(|pod| {
+        pod.metadata
+            .labels
+            .unwrap_or_default()
+            .get(MANAGED_BY_LABEL)
+            .map(String::as_str)
+            == Some(NAME)
+    })
+}

@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub const MANIFEST: &str = "etc/kubernetes/manifests/kubealived.yaml";
@@ -69,7 +69,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .context("target path has no parent directory")?;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    create_private_dirs(dir)?;
     // A dot-file in the same directory: rename(2) is atomic only within one
     // filesystem, and kubelet ignores hidden files in the manifests dir.
     let tmp = temp_path(path);
@@ -106,6 +106,15 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.kubealived-tmp"))
 }
 
+/// Missing directories are made 0700: they hold a password and a manifest.
+fn create_private_dirs(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
+}
+
 /// Remove a file; a missing file is not an error. Returns whether it existed.
 pub fn remove_if_present(path: &Path) -> Result<bool> {
     match fs::remove_file(path) {
@@ -127,7 +136,7 @@ pub struct Lock(#[allow(dead_code)] File);
 pub fn lock(root: &Root) -> Result<Lock> {
     let path = root.path(LOCK);
     let dir = path.parent().expect("lock path has a parent");
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    create_private_dirs(dir)?;
     let file = OpenOptions::new()
         .write(true)
         .create(true)

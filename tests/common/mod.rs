@@ -1,0 +1,114 @@
+//! Shared test helpers: the built binary, root-only prerequisites, and
+//! network namespaces that clean up after themselves.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kubealived");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True when the test can run. Otherwise it says loudly why it is skipped,
+/// and under CI (CI=true) a skip is a failure: CI must run the real thing.
+pub fn prerequisites(test: &str, need_root: bool, tools: &[&str]) -> bool {
+    let mut missing: Vec<String> = tools.iter().filter(|t| which(t).is_none()).map(|t| t.to_string()).collect();
+    if need_root && !nix::unistd::geteuid().is_root() {
+        missing.push("root".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("SKIPPED {test}: needs {} (run .ci/run, or as root with the tools installed)", missing.join(", "));
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{msg}; under CI=true a skip is a failure");
+    }
+    eprintln!("\n!!!! {msg}\n");
+    false
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|dir| Path::new(dir).join(tool))
+        .find(|p| p.is_file())
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    out
+}
+
+pub fn must(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A network namespace named after this process, deleted on drop (also
+/// when the test panics).
+pub struct Netns {
+    pub name: String,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Netns {
+    pub fn new() -> Netns {
+        let name = format!("kal-t{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        must(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn ip(&self, args: &[&str]) {
+        must(Command::new("ip").arg("-n").arg(&self.name).args(args));
+    }
+
+    /// A veth pair with both ends in this namespace and up, so `name` has
+    /// carrier (keepalived treats a link without carrier as FAULT).
+    pub fn veth(&self, name: &str, addrs: &[&str]) {
+        let peer = format!("kp{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+        self.ip(&["link", "add", name, "type", "veth", "peer", "name", &peer]);
+        for addr in addrs {
+            // No duplicate address detection: IPv6 addresses usable at once.
+            let nodad: &[&str] = if addr.contains(':') { &["nodad"] } else { &[] };
+            self.ip(&[&["addr", "add", addr, "dev", name], nodad].concat());
+        }
+        self.ip(&["link", "set", &peer, "up"]);
+        self.ip(&["link", "set", name, "up"]);
+    }
+
+    /// `ip netns exec NS program args...`
+    pub fn exec(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+
+    pub fn kubealived(&self, args: &[&str]) -> Output {
+        run(self.exec(BIN).args(args))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}

@@ -85,7 +85,7 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
         file.set_permissions(fs::Permissions::from_mode(0o600))?;
         file.write_all(content)?;
         file.sync_all()?;
-        crate::faults::hit("before-rename");
+        crate::faults::hit(&format!("before-rename:{}", file_name(path)));
         fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
         File::open(dir)?.sync_all()?;
         Ok(())
@@ -99,11 +99,13 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
 /// The temp file `write_atomic` uses for `path`; a crash can leave it
 /// behind, so install and uninstall sweep it.
 pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.kubealived-tmp"))
+    path.with_file_name(format!(".{}.kubealived-tmp", file_name(path)))
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Missing directories are made 0700: they hold a password and a manifest.

@@ -14,7 +14,10 @@ fn outputs(args: &[String]) -> Vec<(&'static str, Vec<String>)> {
         return vec![("bundle.yaml", args.to_vec())];
     }
     vec![
-        ("keepalived.conf", [args, &["--keepalived-conf".to_string()]].concat()),
+        (
+            "keepalived.conf",
+            [args, &["--keepalived-conf".to_string()]].concat(),
+        ),
         ("kubealived.yaml", args.to_vec()),
     ]
 }
@@ -44,7 +47,10 @@ fn rendered_files_match_the_golden_files() {
                 fs::write(&expected, &out.stdout).unwrap();
                 continue;
             }
-            let actual = actual_dir.path().join(format!("{}-{file}", case.file_name().unwrap().to_string_lossy()));
+            let actual = actual_dir.path().join(format!(
+                "{}-{file}",
+                case.file_name().unwrap().to_string_lossy()
+            ));
             fs::write(&actual, &out.stdout).unwrap();
             let diff = run(Command::new("diff").arg("-u").arg(&expected).arg(&actual));
             if !diff.status.success() {
@@ -52,6 +58,13 @@ fn rendered_files_match_the_golden_files() {
             }
         }
     }
-    assert!(cases >= 5, "expected the golden cases under tests/golden, found {cases}");
-    assert!(failures.is_empty(), "rendered output differs from golden files (UPDATE_GOLDEN=1 to accept):\n{}", failures.join("\n"));
+    assert!(
+        cases >= 5,
+        "expected the golden cases under tests/golden, found {cases}"
+    );
+    assert!(
+        failures.is_empty(),
+        "rendered output differs from golden files (UPDATE_GOLDEN=1 to accept):\n{}",
+        failures.join("\n")
+    );
 }

@@ -23,7 +23,10 @@ fn golden_files(name: &str) -> Vec<PathBuf> {
 fn newest_kubernetes() -> String {
     let help = text(&must(Command::new("kubernetes-validate").arg("--help")).stdout);
     let words: Vec<&str> = help.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "Defaults").expect("kubernetes-validate --help names its default");
+    let at = words
+        .iter()
+        .position(|w| *w == "Defaults")
+        .expect("kubernetes-validate --help names its default");
     words[at + 2].trim_end_matches('.').to_string()
 }
 
@@ -37,9 +40,15 @@ fn golden_manifests_pass_kubernetes_validate_strict() {
     assert!(files.len() >= 6, "{files:?}");
     for version in ["1.28.0".to_string(), newest_kubernetes()] {
         for file in &files {
-            let out = run(Command::new("kubernetes-validate").args(["--strict", "-k", &version]).arg(file));
+            let out = run(Command::new("kubernetes-validate")
+                .args(["--strict", "-k", &version])
+                .arg(file));
             let said = text(&out.stdout) + &text(&out.stderr);
-            assert!(out.status.success() && !said.contains("WARN"), "{} against {version}:\n{said}", file.display());
+            assert!(
+                out.status.success() && !said.contains("WARN"),
+                "{} against {version}:\n{said}",
+                file.display()
+            );
         }
     }
 }
@@ -77,7 +86,10 @@ fn keepalived_check(conf: &Path) -> (bool, String) {
     for name in interfaces_of(&fs::read_to_string(conf).unwrap()) {
         ns.veth(&name, &[]);
     }
-    let out = run(&mut in_ns_with_binary(&ns, &format!("keepalived -t -l -f {} 2>&1", conf.display())));
+    let out = run(&mut in_ns_with_binary(
+        &ns,
+        &format!("keepalived -t -l -f {} 2>&1", conf.display()),
+    ));
     (out.status.success(), text(&out.stdout) + &text(&out.stderr))
 }
 
@@ -92,8 +104,14 @@ fn every_golden_keepalived_conf_passes_keepalived_t() {
         let (ok, said) = keepalived_check(&conf);
         // Any warning counts: keepalived accepts and then misreads some
         // mistakes (a v3 config read as v2, a truncated auth_pass).
-        let warned = ["WARNING", "Unknown keyword", "error", "truncat"].iter().any(|w| said.contains(w));
-        assert!(ok && !warned, "keepalived -t rejected {}:\n{said}", conf.display());
+        let warned = ["WARNING", "Unknown keyword", "error", "truncat"]
+            .iter()
+            .any(|w| said.contains(w));
+        assert!(
+            ok && !warned,
+            "keepalived -t rejected {}:\n{said}",
+            conf.display()
+        );
     }
 }
 
@@ -107,7 +125,10 @@ fn keepalived_t_catches_a_broken_config() {
     let conf = dir.path().join("bad.conf");
     fs::write(&conf, "global_defs { vrrp_version 3; script_user root }\nvrrp_instance x {\n interface eth0\n virtual_router_id 300\n}\n").unwrap();
     let (ok, said) = keepalived_check(&conf);
-    assert!(!ok || said.contains("WARNING") || said.contains("Unknown"), "{said}");
+    assert!(
+        !ok || said.contains("WARNING") || said.contains("Unknown"),
+        "{said}"
+    );
 }
 
 struct Keepalived {
@@ -146,7 +167,15 @@ fn a_lone_master_takes_both_vips_without_an_apiserver_and_releases_them_on_stop(
     ns.veth("eth0", &["192.0.2.11/24", "2001:db8::11/64"]);
     let root = tempfile::tempdir().unwrap();
     let r = root.path().to_str().unwrap();
-    let out = ns.kubealived(&["install", "--root", r, "--vip", "192.0.2.10", "--vip", "2001:db8::10"]);
+    let out = ns.kubealived(&[
+        "install",
+        "--root",
+        r,
+        "--vip",
+        "192.0.2.10",
+        "--vip",
+        "2001:db8::10",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let conf = root.path().join("etc/kubealived/keepalived.conf");
     let log = root.path().join("keepalived.log");
@@ -165,13 +194,25 @@ fn a_lone_master_takes_both_vips_without_an_apiserver_and_releases_them_on_stop(
     };
     // First master, no apiserver: the check starts failed (init_fail), yet
     // alone it must still take the VIP so `kubeadm init` can reach itself.
-    let took = wait_until(Duration::from_secs(10), || holds(&ns, "192.0.2.10") && holds(&ns, "2001:db8::10"));
+    let took = wait_until(Duration::from_secs(10), || {
+        holds(&ns, "192.0.2.10") && holds(&ns, "2001:db8::10")
+    });
     let logged = fs::read_to_string(&log).unwrap_or_default();
-    assert!(took.is_some(), "VIPs not taken within 10 s; keepalived said:\n{logged}");
+    assert!(
+        took.is_some(),
+        "VIPs not taken within 10 s; keepalived said:\n{logged}"
+    );
     eprintln!("lone master took both VIPs after {:?}", took.unwrap());
     assert!(logged.contains("Entering MASTER STATE"), "{logged}");
     // Graceful stop: keepalived removes the VIPs it added.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(ka.child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(ka.child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let _ = ka.child.wait();
-    assert!(!holds(&ns, "192.0.2.10") && !holds(&ns, "2001:db8::10"), "VIP left behind after stop");
+    assert!(
+        !holds(&ns, "192.0.2.10") && !holds(&ns, "2001:db8::10"),
+        "VIP left behind after stop"
+    );
 }

@@ -54,10 +54,7 @@ pub fn run(args: &InstallArgs) -> Result<()> {
         };
         changed |= written;
         println!("{word:<9} {}", change.path.display());
-        crate::faults::hit(&format!(
-            "after-{}",
-            change.relative.rsplit('/').next().unwrap_or("")
-        ));
+        crate::faults::hit(&format!("after:{}", fs::file_name(&change.path)));
     }
     let vips: Vec<String> = node
         .vips

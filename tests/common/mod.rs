@@ -15,14 +15,21 @@ pub fn repo() -> PathBuf {
 /// True when the test can run. Otherwise it says loudly why it is skipped,
 /// and under CI (CI=true) a skip is a failure: CI must run the real thing.
 pub fn prerequisites(test: &str, need_root: bool, tools: &[&str]) -> bool {
-    let mut missing: Vec<String> = tools.iter().filter(|t| which(t).is_none()).map(|t| t.to_string()).collect();
+    let mut missing: Vec<String> = tools
+        .iter()
+        .filter(|t| which(t).is_none())
+        .map(|t| t.to_string())
+        .collect();
     if need_root && !nix::unistd::geteuid().is_root() {
         missing.push("root".into());
     }
     if missing.is_empty() {
         return true;
     }
-    let msg = format!("SKIPPED {test}: needs {} (run .ci/run, or as root with the tools installed)", missing.join(", "));
+    let msg = format!(
+        "SKIPPED {test}: needs {} (run .ci/run, or as root with the tools installed)",
+        missing.join(", ")
+    );
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{msg}; under CI=true a skip is a failure");
     }
@@ -40,7 +47,9 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 }
 
 pub fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     out
 }
 
@@ -70,7 +79,11 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl Netns {
     pub fn new() -> Netns {
-        let name = format!("kal-t{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "kal-t{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
         must(Command::new("ip").args(["netns", "add", &name]));
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
@@ -109,6 +122,8 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }

@@ -1,0 +1,358 @@
+//! `kubealived install` on a real host: the built binary runs inside a
+//! network namespace with awkward interfaces (VLAN/bond-like and
+//! 15-character names, several addresses, IPv6), writing under `--root`.
+
+mod common;
+use common::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+const MANIFEST: &str = "etc/kubernetes/manifests/kubealived.yaml";
+const CONF: &str = "etc/kubealived/keepalived.conf";
+const SAVED: &str = "etc/kubealived/config.yaml";
+
+/// bond0.100 holds 192.0.2.0/24 and 2001:db8::/64; two interfaces share
+/// 198.51.100.128/25 (ambiguous); one is down.
+fn lab() -> Option<Netns> {
+    if !prerequisites("install in a netns", true, &["ip"]) {
+        return None;
+    }
+    let ns = Netns::new();
+    ns.veth("bond0.100", &["192.0.2.11/24", "2001:db8::11/64"]);
+    ns.veth(
+        "enp0s31f6abcdef",
+        &["198.51.100.11/25", "198.51.100.200/25"],
+    );
+    ns.veth("eth1", &["198.51.100.201/25"]);
+    ns.ip(&["link", "set", "eth1", "down"]);
+    Some(ns)
+}
+
+/// Every file under `dir` with its bytes and mtime: "nothing changed" is
+/// this snapshot before and after.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, SystemTime)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                out.push((
+                    path.display().to_string(),
+                    Vec::new(),
+                    meta.modified().unwrap(),
+                ));
+                out.extend(snapshot(&path));
+            } else {
+                out.push((
+                    path.display().to_string(),
+                    fs::read(&path).unwrap_or_default(),
+                    meta.modified().unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn install(ns: &Netns, root: &Path, args: &[&str]) -> std::process::Output {
+    let root = root.to_str().unwrap();
+    ns.kubealived(&[&["install", "--root", root], args].concat())
+}
+
+#[test]
+fn install_detects_writes_private_files_and_reruns_idempotently() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let out = install(
+        &ns,
+        r,
+        &[
+            "--vip",
+            "192.0.2.10",
+            "--vip",
+            "2001:db8::10",
+            "--peer",
+            "192.0.2.11",
+            "--peer",
+            "192.0.2.12",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let conf = fs::read_to_string(r.join(CONF)).unwrap();
+    assert!(conf.contains("interface bond0.100"), "{conf}");
+    assert!(
+        conf.contains("192.0.2.10/32 dev bond0.100")
+            && conf.contains("2001:db8::10/128 dev bond0.100"),
+        "{conf}"
+    );
+    // The node's own address is the source, not a peer.
+    assert!(conf.contains("unicast_src_ip 192.0.2.11"), "{conf}");
+    assert!(
+        conf.contains("        192.0.2.12\n") && !conf.contains("        192.0.2.11\n"),
+        "{conf}"
+    );
+    for file in [MANIFEST, CONF, SAVED] {
+        let mode = fs::metadata(r.join(file)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    let manifest = fs::read_to_string(r.join(MANIFEST)).unwrap();
+    assert!(
+        manifest.contains("hostNetwork: true") && manifest.contains("NET_ADMIN"),
+        "{manifest}"
+    );
+
+    // Re-run with no flags: the saved settings re-apply, nothing is rewritten.
+    let before = snapshot(r);
+    let out = install(&ns, r, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).matches("unchanged").count(),
+        3,
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(snapshot(r), before, "a re-run changed files");
+
+    // The node that holds the VIP (keepalived added it as /32) detects the same.
+    ns.ip(&["addr", "add", "192.0.2.10/32", "dev", "bond0.100"]);
+    let out = install(&ns, r, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        snapshot(r),
+        before,
+        "a re-run on the VIP holder changed files"
+    );
+    let status = ns.kubealived(&["status", "--root", r.to_str().unwrap()]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert!(
+        text(&status.stdout).contains("192.0.2.10 on bond0.100: held by this node"),
+        "{}",
+        text(&status.stdout)
+    );
+
+    // kubeadm reset empties the manifests dir; install alone restores it.
+    fs::remove_file(r.join(MANIFEST)).unwrap();
+    let status = ns.kubealived(&["status", "--root", r.to_str().unwrap()]);
+    assert_eq!(
+        status.status.code(),
+        Some(1),
+        "status must fail when the manifest is gone"
+    );
+    assert!(install(&ns, r, &[]).status.success());
+    assert_eq!(fs::read_to_string(r.join(MANIFEST)).unwrap(), manifest);
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let empty = snapshot(r);
+    let out = install(&ns, r, &["--vip", "192.0.2.10", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("create"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(snapshot(r), empty, "--dry-run wrote something");
+
+    assert!(install(
+        &ns,
+        r,
+        &[
+            "--vip",
+            "192.0.2.10",
+            "--vrrp-version",
+            "2",
+            "--password",
+            "s3cr3t"
+        ]
+    )
+    .status
+    .success());
+    let before = snapshot(r);
+    let out = install(
+        &ns,
+        r,
+        &[
+            "--vip",
+            "192.0.2.10",
+            "--vrrp-version",
+            "2",
+            "--password",
+            "n3wpass",
+            "--priority",
+            "120",
+            "--dry-run",
+        ],
+    );
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        said.contains("update")
+            && said.contains("-    priority 150")
+            && said.contains("+    priority 120"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("s3cr3t") && !said.contains("n3wpass"),
+        "password leaked into the dry-run:\n{said}"
+    );
+    assert_eq!(snapshot(r), before, "--dry-run wrote something");
+}
+
+#[test]
+fn no_match_and_ambiguous_exit_2_list_candidates_and_write_nothing() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let empty = snapshot(r);
+    for (vip, expect) in [
+        ("198.51.100.150", "ambiguous"),
+        ("2001:db8:1::10", "no interface"),
+    ] {
+        let out = install(&ns, r, &["--vip", vip]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{vip}: {err}");
+        assert!(err.contains(expect), "{vip}: {err}");
+        for listed in [
+            "bond0.100",
+            "192.0.2.11/24",
+            "2001:db8::11/64",
+            "enp0s31f6abcdef",
+            "198.51.100.200/25",
+            "eth1",
+            "down",
+            "--interface",
+        ] {
+            assert!(
+                err.contains(listed),
+                "{vip}: {listed} not listed in:\n{err}"
+            );
+        }
+        assert_eq!(snapshot(r), empty, "a failed install wrote something");
+    }
+    // --interface settles the ambiguity; the down interface is a warning.
+    let out = install(&ns, r, &["--vip", "198.51.100.150", "--interface", "eth1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("eth1 is down"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_foreign_manifest_needs_force_and_uninstall_leaves_foreign_files() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let manifests = r.join("etc/kubernetes/manifests");
+    fs::create_dir_all(&manifests).unwrap();
+    fs::write(
+        manifests.join("kubealived.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: someone-else\n",
+    )
+    .unwrap();
+    fs::write(manifests.join("etcd.yaml"), "kubeadm's\n").unwrap();
+    let before = snapshot(r);
+    let out = install(&ns, r, &["--vip", "192.0.2.10"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(snapshot(r), before);
+
+    assert!(install(&ns, r, &["--vip", "192.0.2.10", "--force"])
+        .status
+        .success());
+    let out = ns.kubealived(&["uninstall", "--root", r.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let left: Vec<String> = snapshot(r)
+        .into_iter()
+        .map(|e| e.0.replace(r.to_str().unwrap(), ""))
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "/etc",
+            "/etc/kubernetes",
+            "/etc/kubernetes/manifests",
+            "/etc/kubernetes/manifests/etcd.yaml"
+        ]
+    );
+    assert_eq!(
+        fs::read_to_string(manifests.join("etcd.yaml")).unwrap(),
+        "kubeadm's\n"
+    );
+}
+
+#[test]
+fn a_crash_mid_install_leaves_old_or_new_files_and_the_next_run_repairs() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    assert!(install(&ns, r, &["--vip", "192.0.2.10"]).status.success());
+    let old = fs::read(r.join(MANIFEST)).unwrap();
+    for point in [
+        "before-rename:config.yaml",
+        "after:keepalived.conf",
+        "before-rename:kubealived.yaml",
+    ] {
+        let out = run(ns
+            .exec(BIN)
+            .args([
+                "install",
+                "--root",
+                r.to_str().unwrap(),
+                "--vip",
+                "192.0.2.10",
+                "--priority",
+                "99",
+            ])
+            .env("KUBEALIVED_CRASH_AT", point));
+        assert!(
+            !out.status.success(),
+            "{point}: the injected crash did not happen"
+        );
+        // kubelet reads every file in the manifests dir: nothing partial,
+        // no stray visible file, and the manifest is still the old one.
+        let names: Vec<String> = fs::read_dir(r.join("etc/kubernetes/manifests"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        assert_eq!(names, ["kubealived.yaml"], "{point}");
+        assert_eq!(
+            fs::read(r.join(MANIFEST)).unwrap(),
+            old,
+            "{point}: manifest torn or replaced early"
+        );
+    }
+    assert!(
+        install(&ns, r, &["--vip", "192.0.2.10", "--priority", "99"])
+            .status
+            .success()
+    );
+    assert!(fs::read_to_string(r.join(MANIFEST)).unwrap() != text(&old));
+    let hidden: Vec<_> = fs::read_dir(r.join("etc/kubernetes/manifests"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .collect();
+    assert!(hidden.is_empty(), "a temp file survived the repairing run");
+}

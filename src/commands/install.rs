@@ -24,7 +24,7 @@ pub fn run(args: &InstallArgs) -> Result<()> {
         ),
     ];
     debug_assert!(files.iter().map(|f| f.0).eq(OWNED_FILES));
-    refuse_foreign_manifest(&root, args.force)?;
+    check_targets(&root, args.force)?;
     warn(&node.warnings);
 
     if args.dry_run {
@@ -40,7 +40,7 @@ pub fn run(args: &InstallArgs) -> Result<()> {
 
     let _lock = fs::lock(&root)?;
     // Re-read under the lock: another run may have written meanwhile.
-    refuse_foreign_manifest(&root, args.force)?;
+    check_targets(&root, args.force)?;
     for relative in OWNED_FILES {
         fs::remove_if_present(&fs::temp_path(&root.path(relative)))?;
     }
@@ -86,26 +86,27 @@ pub fn run(args: &InstallArgs) -> Result<()> {
     Ok(())
 }
 
-fn refuse_foreign_manifest(root: &Root, force: bool) -> Result<()> {
-    let path = root.path(MANIFEST);
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    if !meta.is_file() {
-        return Err(usage!(
-            "{} exists but is not a regular file.\nFix: move it away; kubealived writes a file there.",
-            path.display()
-        ));
+/// Before writing: every target is a regular file or absent, and the
+/// manifest, if present, is ours (or `--force` says replace it).
+fn check_targets(root: &Root, force: bool) -> Result<()> {
+    for relative in OWNED_FILES {
+        let path = root.path(relative);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(usage!(
+                    "{} exists but is not a regular file.\nFix: move it away; kubealived writes a file there.",
+                    path.display()
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot inspect {}", path.display()))),
+        }
     }
-    if force {
-        return Ok(());
-    }
-    match fs::read_optional(&path)? {
-        Some(existing) if !manifest::written_by_us(&existing) => Err(usage!(
+    match fs::read_optional(&root.path(MANIFEST))? {
+        Some(existing) if !force && !manifest::written_by_us(&existing) => Err(usage!(
             "{} exists and was not written by kubealived.\nFix: move it away, or pass --force to replace it.",
-            path.display()
+            root.path(MANIFEST).display()
         )),
         _ => Ok(()),
     }

@@ -1,0 +1,713 @@
+//! The bad-input matrix: every input, many ways wrong. Each case must exit
+//! 2 (1 for runtime I/O failures) with a message naming the problem and the
+//! fix, and leave the installed tree byte-for-byte and mtime-for-mtime as it
+//! was. Runs the real binary in a network namespace (detection is real).
+
+mod common;
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::time::SystemTime;
+
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    i32,
+    &'static [&'static str],
+);
+
+/// (what, install arguments, exit code, text the message must contain).
+/// `{f}` stands for the fixtures directory. Cases with no --vip start from
+/// the saved settings (192.0.2.10), so they test one value alone.
+const CASES: &[Case] = &[
+    // --vip
+    (
+        "vip: out of range",
+        &["--vip", "300.1.2.3"],
+        2,
+        &["300.1.2.3", "not an IP"],
+    ),
+    (
+        "vip: truncated",
+        &["--vip", "192.0.2"],
+        2,
+        &["192.0.2", "not an IP"],
+    ),
+    (
+        "vip: with prefix",
+        &["--vip", "192.0.2.10/24"],
+        2,
+        &["192.0.2.10/24", "without prefix"],
+    ),
+    (
+        "vip: with port",
+        &["--vip", "192.0.2.10:6443"],
+        2,
+        &["192.0.2.10:6443"],
+    ),
+    ("vip: empty", &["--vip", ""], 2, &["not an IP"]),
+    (
+        "vip: newline",
+        &["--vip", "192.0.2.10\nvrrp_script x"],
+        2,
+        &["not an IP"],
+    ),
+    (
+        "vip: leading space",
+        &["--vip", " 192.0.2.10"],
+        2,
+        &["not an IP"],
+    ),
+    (
+        "vip: unspecified",
+        &["--vip", "0.0.0.0"],
+        2,
+        &["0.0.0.0", "unspecified"],
+    ),
+    (
+        "vip: loopback",
+        &["--vip", "127.0.0.1"],
+        2,
+        &["127.0.0.1", "loopback"],
+    ),
+    (
+        "vip: multicast",
+        &["--vip", "224.0.0.18"],
+        2,
+        &["224.0.0.18", "multicast"],
+    ),
+    (
+        "vip: limited broadcast",
+        &["--vip", "255.255.255.255"],
+        2,
+        &["255.255.255.255", "broadcast"],
+    ),
+    (
+        "vip: v4 link-local",
+        &["--vip", "169.254.1.1"],
+        2,
+        &["169.254.1.1", "link-local"],
+    ),
+    (
+        "vip: v6 link-local",
+        &["--vip", "fe80::1"],
+        2,
+        &["fe80::1", "link-local"],
+    ),
+    (
+        "vip: v6 loopback",
+        &["--vip", "::1"],
+        2,
+        &["::1", "loopback"],
+    ),
+    ("vip: v6 unspecified", &["--vip", "::"], 2, &["unspecified"]),
+    (
+        "vip: v6 multicast",
+        &["--vip", "ff02::12"],
+        2,
+        &["ff02::12", "multicast"],
+    ),
+    (
+        "vip: v4-mapped v6",
+        &["--vip", "::ffff:192.0.2.10"],
+        2,
+        &["IPv4-mapped"],
+    ),
+    (
+        "vip: node's own address",
+        &["--vip", "192.0.2.11"],
+        2,
+        &["192.0.2.11", "own address"],
+    ),
+    (
+        "vip: network address",
+        &["--vip", "192.0.2.0"],
+        2,
+        &["192.0.2.0", "network address"],
+    ),
+    (
+        "vip: broadcast address",
+        &["--vip", "192.0.2.255"],
+        2,
+        &["192.0.2.255", "broadcast address"],
+    ),
+    (
+        "vip: no interface's subnet",
+        &["--vip", "198.51.100.10"],
+        2,
+        &["198.51.100.10", "eth0", "192.0.2.11/24", "--interface"],
+    ),
+    (
+        "vip: two IPv4",
+        &["--vip", "192.0.2.10", "--vip", "192.0.2.20"],
+        2,
+        &["same family"],
+    ),
+    (
+        "vip: duplicate",
+        &["--vip", "192.0.2.10", "--vip", "192.0.2.10"],
+        2,
+        &["twice"],
+    ),
+    (
+        "vip: three",
+        &[
+            "--vip",
+            "192.0.2.10",
+            "--vip",
+            "2001:db8::10",
+            "--vip",
+            "192.0.2.20",
+        ],
+        2,
+        &["3 VIPs"],
+    ),
+    // --interface
+    (
+        "interface: space",
+        &["--interface", "eth 0"],
+        2,
+        &["eth 0", "interface name"],
+    ),
+    (
+        "interface: slash",
+        &["--interface", "eth/0"],
+        2,
+        &["eth/0", "interface name"],
+    ),
+    (
+        "interface: newline",
+        &["--interface", "eth0\nvrrp_script"],
+        2,
+        &["interface name"],
+    ),
+    (
+        "interface: brace",
+        &["--interface", "eth0}"],
+        2,
+        &["eth0}", "interface name"],
+    ),
+    (
+        "interface: quote",
+        &["--interface", "eth0\""],
+        2,
+        &["interface name"],
+    ),
+    (
+        "interface: 16 characters",
+        &["--interface", "abcdefghijklmnop"],
+        2,
+        &["abcdefghijklmnop", "1-15"],
+    ),
+    (
+        "interface: empty",
+        &["--interface", ""],
+        2,
+        &["interface name"],
+    ),
+    (
+        "interface: dot-dot",
+        &["--interface", ".."],
+        2,
+        &["interface name"],
+    ),
+    (
+        "interface: nonexistent",
+        &["--interface", "eth9"],
+        2,
+        &["eth9", "eth0", "--interface"],
+    ),
+    // --peer
+    (
+        "peer: not an IP",
+        &["--peer", "192.0.2.300"],
+        2,
+        &["192.0.2.300", "not an IP"],
+    ),
+    (
+        "peer: other family",
+        &["--peer", "2001:db8::12"],
+        2,
+        &["2001:db8::12", "family"],
+    ),
+    (
+        "peer: the VIP",
+        &["--peer", "192.0.2.10"],
+        2,
+        &["192.0.2.10", "is the VIP"],
+    ),
+    (
+        "peer: only this node",
+        &["--peer", "192.0.2.11"],
+        2,
+        &["own", "all masters"],
+    ),
+    (
+        "peer: multicast",
+        &["--peer", "224.0.0.1"],
+        2,
+        &["224.0.0.1", "multicast"],
+    ),
+    // --priority, --router-id, --apiserver-port, --advert-interval, --vrrp-version
+    (
+        "priority: 0",
+        &["--priority", "0"],
+        2,
+        &["--priority 0", "51-254"],
+    ),
+    (
+        "priority: 50 (weight would reach 0)",
+        &["--priority", "50"],
+        2,
+        &["--priority 50", "51-254"],
+    ),
+    (
+        "priority: 255 (address owner)",
+        &["--priority", "255"],
+        2,
+        &["--priority 255"],
+    ),
+    (
+        "priority: not a number",
+        &["--priority", "high"],
+        2,
+        &["high", "--priority"],
+    ),
+    (
+        "router-id: 0",
+        &["--router-id", "0"],
+        2,
+        &["--router-id 0", "1-255"],
+    ),
+    (
+        "router-id: 256",
+        &["--router-id", "256"],
+        2,
+        &["--router-id 256", "1-255"],
+    ),
+    (
+        "router-id: negative",
+        &["--router-id=-1"],
+        2,
+        &["--router-id -1", "1-255"],
+    ),
+    (
+        "apiserver-port: 0",
+        &["--apiserver-port", "0"],
+        2,
+        &["--apiserver-port 0", "1-65535"],
+    ),
+    (
+        "apiserver-port: 65536",
+        &["--apiserver-port", "65536"],
+        2,
+        &["--apiserver-port 65536", "1-65535"],
+    ),
+    (
+        "advert-interval: 0",
+        &["--advert-interval", "0"],
+        2,
+        &["--advert-interval 0", "0.01-40.95"],
+    ),
+    (
+        "advert-interval: 41",
+        &["--advert-interval", "41"],
+        2,
+        &["--advert-interval 41", "0.01-40.95"],
+    ),
+    (
+        "advert-interval: finer than 10 ms",
+        &["--advert-interval", "0.005"],
+        2,
+        &["0.005", "steps of 0.01"],
+    ),
+    (
+        "advert-interval: NaN",
+        &["--advert-interval", "NaN"],
+        2,
+        &["NaN"],
+    ),
+    (
+        "advert-interval: fraction with v2",
+        &["--advert-interval", "0.5", "--vrrp-version", "2"],
+        2,
+        &["0.5", "whole seconds"],
+    ),
+    (
+        "vrrp-version: 4",
+        &["--vrrp-version", "4"],
+        2,
+        &["--vrrp-version 4", "3 (default) or 2"],
+    ),
+    (
+        "vrrp-version: v2 with an IPv6 VIP",
+        &["--vip", "2001:db8::10", "--vrrp-version", "2"],
+        2,
+        &["2001:db8::10", "IPv4 only"],
+    ),
+    // --image
+    (
+        "image: space",
+        &["--image", "registry.example/kube alived:1"],
+        2,
+        &["kube alived", "image reference"],
+    ),
+    (
+        "image: newline",
+        &["--image", "registry.example/k:1\n- x"],
+        2,
+        &["image reference"],
+    ),
+    (
+        "image: upper case",
+        &["--image", "Registry.example/KubeAlived:1"],
+        2,
+        &["KubeAlived", "image reference"],
+    ),
+    ("image: empty", &["--image", ""], 2, &["image reference"]),
+    (
+        "image: short digest",
+        &["--image", "k@sha256:abc"],
+        2,
+        &["k@sha256:abc", "image reference"],
+    ),
+    // --password (VRRPv2 only), --password-file
+    (
+        "password: with VRRPv3",
+        &["--password", "pw"],
+        2,
+        &["VRRPv3 has no authentication", "--vrrp-version 2"],
+    ),
+    (
+        "password: empty",
+        &["--vrrp-version", "2", "--password", ""],
+        2,
+        &["1-8"],
+    ),
+    (
+        "password: 9 characters",
+        &["--vrrp-version", "2", "--password", "123456789"],
+        2,
+        &["9 characters", "truncates"],
+    ),
+    (
+        "password: quote",
+        &["--vrrp-version", "2", "--password", "ab\"cd"],
+        2,
+        &["quote"],
+    ),
+    (
+        "password: brace",
+        &["--vrrp-version", "2", "--password", "ab}cd"],
+        2,
+        &["brace"],
+    ),
+    (
+        "password: newline",
+        &["--vrrp-version", "2", "--password", "ab\ncd"],
+        2,
+        &["printable ASCII"],
+    ),
+    (
+        "password: space",
+        &["--vrrp-version", "2", "--password", "ab cd"],
+        2,
+        &["space"],
+    ),
+    (
+        "password: non-ASCII",
+        &["--vrrp-version", "2", "--password", "pässw"],
+        2,
+        &["non-ASCII"],
+    ),
+    (
+        "password-file: missing",
+        &["--vrrp-version", "2", "--password-file", "{f}/nope"],
+        2,
+        &["{f}/nope", "password file"],
+    ),
+    (
+        "password-file: a directory",
+        &["--vrrp-version", "2", "--password-file", "{f}"],
+        2,
+        &["password file"],
+    ),
+    (
+        "password-file: too long",
+        &[
+            "--vrrp-version",
+            "2",
+            "--password-file",
+            "{f}/long-password",
+        ],
+        2,
+        &["characters", "1-8"],
+    ),
+    // --config
+    (
+        "config: unknown key",
+        &["--config", "{f}/unknown-key.yaml"],
+        2,
+        &["unknown-key.yaml", "vip"],
+    ),
+    (
+        "config: wrong type",
+        &["--config", "{f}/wrong-type.yaml"],
+        2,
+        &["wrong-type.yaml", "priority"],
+    ),
+    (
+        "config: vips not a list",
+        &["--config", "{f}/vips-string.yaml"],
+        2,
+        &["vips-string.yaml"],
+    ),
+    (
+        "config: not YAML",
+        &["--config", "{f}/garbage.yaml"],
+        2,
+        &["garbage.yaml"],
+    ),
+    (
+        "config: missing",
+        &["--config", "{f}/missing.yaml"],
+        2,
+        &["missing.yaml", "config file"],
+    ),
+    (
+        "config: bad value inside",
+        &["--config", "{f}/bad-vip.yaml"],
+        2,
+        &["192.0.2.999"],
+    ),
+    // --kubeadm-config
+    (
+        "kubeadm: DNS name",
+        &["--kubeadm-config", "{f}/kubeadm-dns.yaml"],
+        2,
+        &["api.example:6443", "must be an IP"],
+    ),
+    (
+        "kubeadm: conflicting --vip",
+        &[
+            "--kubeadm-config",
+            "{f}/kubeadm.yaml",
+            "--vip",
+            "192.0.2.20",
+        ],
+        2,
+        &["192.0.2.20", "conflicts"],
+    ),
+    (
+        "kubeadm: conflicting port",
+        &[
+            "--kubeadm-config",
+            "{f}/kubeadm.yaml",
+            "--apiserver-port",
+            "8443",
+        ],
+        2,
+        &["8443", "conflicts"],
+    ),
+    (
+        "kubeadm: no endpoint",
+        &["--kubeadm-config", "{f}/kubeadm-noendpoint.yaml"],
+        2,
+        &["no controlPlaneEndpoint"],
+    ),
+    (
+        "kubeadm: v1beta2",
+        &["--kubeadm-config", "{f}/kubeadm-old.yaml"],
+        2,
+        &["v1beta2"],
+    ),
+    (
+        "kubeadm: missing file",
+        &["--kubeadm-config", "{f}/nope.yaml"],
+        2,
+        &["nope.yaml"],
+    ),
+    // the command line itself
+    ("flags: unknown", &["--vips", "192.0.2.10"], 2, &["--vips"]),
+    ("flags: missing value", &["--vip"], 2, &["--vip"]),
+    (
+        "flags: password and password-file",
+        &["--password", "a", "--password-file", "{f}/long-password"],
+        2,
+        &["cannot be used with"],
+    ),
+];
+
+fn fixtures(dir: &Path) {
+    let files: &[(&str, &str)] = &[
+        ("long-password", "123456789\n"),
+        ("unknown-key.yaml", "vip: 192.0.2.10\n"),
+        ("wrong-type.yaml", "vips: [192.0.2.10]\npriority: high\n"),
+        ("vips-string.yaml", "vips: 192.0.2.10\n"),
+        ("garbage.yaml", "{{{ not yaml\n"),
+        ("bad-vip.yaml", "vips: [192.0.2.999]\n"),
+        ("kubeadm-dns.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: api.example:6443\n"),
+        ("kubeadm.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n"),
+        ("kubeadm-noendpoint.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"),
+        ("kubeadm-old.yaml", "apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n"),
+    ];
+    for (name, content) in files {
+        fs::write(dir.join(name), content).unwrap();
+    }
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, SystemTime, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let content = if meta.is_file() {
+            fs::read(&path).unwrap()
+        } else {
+            Vec::new()
+        };
+        out.push((
+            path.display().to_string(),
+            content,
+            meta.modified().unwrap(),
+            meta.permissions().mode(),
+        ));
+        if meta.is_dir() {
+            out.extend(snapshot(&path));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn every_bad_input_exits_2_explains_and_changes_nothing() {
+    if !prerequisites("bad-input matrix", true, &["ip"]) {
+        return;
+    }
+    assert!(CASES.len() >= 60, "the matrix has {} cases", CASES.len());
+    let ns = Netns::new();
+    ns.veth("eth0", &["192.0.2.11/24", "2001:db8::11/64"]);
+    let fx = tempfile::tempdir().unwrap();
+    fixtures(fx.path());
+    let f = fx.path().to_str().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let out = ns.kubealived(&["install", "--root", r, "--vip", "192.0.2.10"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let before = snapshot(root.path());
+
+    let mut failures = Vec::new();
+    for (what, args, code, needles) in CASES {
+        let args: Vec<String> = args.iter().map(|a| a.replace("{f}", f)).collect();
+        let mut full = vec!["install".to_string(), "--root".into(), r.into()];
+        full.extend(args.iter().cloned());
+        let out = run(ns.exec(BIN).args(&full));
+        let err = text(&out.stderr);
+        let mut problems = Vec::new();
+        if out.status.code() != Some(*code) {
+            problems.push(format!("exit {:?}, want {code}", out.status.code()));
+        }
+        for needle in needles.iter().map(|n| n.replace("{f}", f)) {
+            if !err.contains(&needle) {
+                problems.push(format!("message lacks {needle:?}"));
+            }
+        }
+        // Our own messages always say how to fix it; clap's say how to get help.
+        if !err.contains("Fix:") && !err.contains("--help") {
+            problems.push("message has no fix".into());
+        }
+        if what.starts_with("password") {
+            for secret in ["123456789", "ab\"cd", "ab}cd", "ab cd", "pässw"] {
+                if err.contains(secret) {
+                    problems.push(format!("message leaks the password {secret:?}"));
+                }
+            }
+        }
+        if snapshot(root.path()) != before {
+            problems.push("the installed tree changed".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{what} {args:?}: {}\n  stderr: {}",
+                problems.join("; "),
+                err.trim().replace('\n', "\n          ")
+            ));
+        }
+    }
+    eprintln!(
+        "bad-input matrix: {} cases, {} failed",
+        CASES.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn targets_that_are_not_files_and_read_only_roots_fail_cleanly() {
+    if !prerequisites("bad targets", true, &["ip", "mount"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.veth("eth0", &["192.0.2.11/24"]);
+    // A directory where a file should be, and a foreign manifest: exit 2.
+    for (blocker, as_dir) in [
+        ("etc/kubealived/keepalived.conf", true),
+        ("etc/kubernetes/manifests/kubealived.yaml", false),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join(blocker);
+        if as_dir {
+            fs::create_dir_all(&target).unwrap();
+        } else {
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            fs::write(
+                &target,
+                "apiVersion: v1\nkind: Pod\nmetadata: {name: etcd}\n",
+            )
+            .unwrap();
+        }
+        let before = snapshot(root.path());
+        let out = ns.kubealived(&[
+            "install",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--vip",
+            "192.0.2.10",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{blocker}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains(blocker), "{}", text(&out.stderr));
+        assert_eq!(snapshot(root.path()), before, "{blocker}");
+    }
+    // A read-only root is a runtime failure: exit 1, nothing changed. The
+    // bind mount lives only in this command's private mount namespace.
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    assert!(ns
+        .kubealived(&["install", "--root", r, "--vip", "192.0.2.10"])
+        .status
+        .success());
+    let before = snapshot(root.path());
+    let out = run(ns.exec("sh").arg("-c").arg(format!(
+        "mount --bind {r} {r} && mount -o remount,ro,bind {r} && exec {BIN} install --root {r} --vip 192.0.2.10 --priority 120"
+    )));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Read-only file system"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(snapshot(root.path()), before);
+}

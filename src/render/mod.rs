@@ -3,6 +3,9 @@
 pub mod keepalived;
 pub mod manifest;
 
+#[cfg(test)]
+mod injection_tests;
+
 use crate::config::Config;
 use std::net::IpAddr;
 

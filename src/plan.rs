@@ -79,6 +79,10 @@ pub fn describe(changes: &[Change]) -> String {
         ));
         let new = redact(&change.new);
         let name = format!("/{}", change.relative);
+        if old == new {
+            let _ = writeln!(out, "  (only the password changes; it is not shown)");
+            continue;
+        }
         let diff = TextDiff::from_lines(&old, &new);
         let _ = write!(
             out,

@@ -356,3 +356,130 @@ fn a_crash_mid_install_leaves_old_or_new_files_and_the_next_run_repairs() {
         .collect();
     assert!(hidden.is_empty(), "a temp file survived the repairing run");
 }
+
+#[test]
+fn concurrent_installs_serialize_and_the_result_is_one_of_the_inputs() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    for round in 0..10 {
+        let spawn = |priority: &str| {
+            ns.exec(BIN)
+                .args([
+                    "install",
+                    "--root",
+                    r,
+                    "--vip",
+                    "192.0.2.10",
+                    "--priority",
+                    priority,
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("110"), spawn("120"));
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", text(&out.stderr));
+        }
+        // The three files agree with each other: all from one run.
+        let saved = fs::read_to_string(root.path().join(SAVED)).unwrap();
+        let conf = fs::read_to_string(root.path().join(CONF)).unwrap();
+        let manifest = fs::read_to_string(root.path().join(MANIFEST)).unwrap();
+        let priority = if saved.contains("priority: 110") {
+            "110"
+        } else {
+            "120"
+        };
+        assert!(
+            saved.contains(&format!("priority: {priority}")),
+            "round {round}: {saved}"
+        );
+        assert!(
+            conf.contains(&format!("    priority {priority}\n")),
+            "round {round}: mixed files:\n{saved}\n{conf}"
+        );
+        let hash: String = {
+            use std::process::Command;
+            let out = must(Command::new("sha256sum").arg(root.path().join(CONF)));
+            text(&out.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            manifest.contains(&hash),
+            "round {round}: manifest does not match keepalived.conf"
+        );
+    }
+}
+
+#[test]
+fn secrets_stay_private_even_with_umask_000_and_never_reach_output() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let secret = "Pw-8c3x9";
+    let out = run(ns.exec("sh").arg("-c").arg(format!(
+        "umask 000 && exec {BIN} install --root {r} --vip 192.0.2.10 --vrrp-version 2 --password {secret}"
+    )));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut said = text(&out.stdout) + &text(&out.stderr);
+    use std::os::unix::fs::MetadataExt;
+    for file in [MANIFEST, CONF, SAVED] {
+        let meta = fs::metadata(root.path().join(file)).unwrap();
+        assert_eq!((meta.mode() & 0o777, meta.uid()), (0o600, 0), "{file}");
+    }
+    for dir in ["etc/kubealived", "etc/kubernetes/manifests"] {
+        let meta = fs::metadata(root.path().join(dir)).unwrap();
+        assert_eq!(
+            meta.mode() & 0o777,
+            0o700,
+            "{dir} was created with a loose mode"
+        );
+    }
+    assert!(
+        fs::read_to_string(root.path().join(CONF))
+            .unwrap()
+            .contains(secret),
+        "the password must reach keepalived.conf"
+    );
+    for args in [
+        vec![
+            "install",
+            "--root",
+            r,
+            "--dry-run",
+            "--password",
+            "Other-pw",
+        ],
+        vec!["install", "--root", r, "--dry-run"],
+        vec!["status", "--root", r],
+        vec!["install", "--root", r, "--password", "toolong-secret9"],
+        vec![
+            "install",
+            "--root",
+            r,
+            "--vrrp-version",
+            "3",
+            "--password",
+            secret,
+        ],
+    ] {
+        let out = ns.kubealived(&args);
+        said += &(text(&out.stdout) + &text(&out.stderr));
+    }
+    for leaked in [secret, "Other-pw", "toolong-secret9"] {
+        assert!(
+            !said.contains(leaked),
+            "the password {leaked:?} reached the output:\n{said}"
+        );
+    }
+    assert!(
+        said.contains("only the password changes"),
+        "the dry-run should say the password changes:\n{said}"
+    );
+}

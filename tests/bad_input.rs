@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use std::fs;
 use std::path::Path;
-use std::time::SystemTime;
 
 type Case = (
     &'static str,
@@ -554,31 +553,6 @@ fn fixtures(dir: &Path) {
     for (name, content) in files {
         fs::write(dir.join(name), content).unwrap();
     }
-}
-
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, SystemTime, u32)> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let meta = fs::symlink_metadata(&path).unwrap();
-        let content = if meta.is_file() {
-            fs::read(&path).unwrap()
-        } else {
-            Vec::new()
-        };
-        out.push((
-            path.display().to_string(),
-            content,
-            meta.modified().unwrap(),
-            meta.permissions().mode(),
-        ));
-        if meta.is_dir() {
-            out.extend(snapshot(&path));
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
 }
 
 #[test]

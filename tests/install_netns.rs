@@ -7,7 +7,6 @@ use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::SystemTime;
 
 const MANIFEST: &str = "etc/kubernetes/manifests/kubealived.yaml";
 const CONF: &str = "etc/kubealived/keepalived.conf";
@@ -28,34 +27,6 @@ fn lab() -> Option<Netns> {
     ns.veth("eth1", &["198.51.100.201/25"]);
     ns.ip(&["link", "set", "eth1", "down"]);
     Some(ns)
-}
-
-/// Every file under `dir` with its bytes and mtime: "nothing changed" is
-/// this snapshot before and after.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, SystemTime)> {
-    let mut out = Vec::new();
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            if meta.is_dir() {
-                out.push((
-                    path.display().to_string(),
-                    Vec::new(),
-                    meta.modified().unwrap(),
-                ));
-                out.extend(snapshot(&path));
-            } else {
-                out.push((
-                    path.display().to_string(),
-                    fs::read(&path).unwrap_or_default(),
-                    meta.modified().unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
 }
 
 fn install(ns: &Netns, root: &Path, args: &[&str]) -> std::process::Output {

@@ -2,6 +2,7 @@
 //! network namespaces that clean up after themselves.
 #![allow(dead_code)]
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -126,4 +127,31 @@ impl Drop for Netns {
             .args(["netns", "del", &self.name])
             .status();
     }
+}
+
+/// Every file and directory under `dir` with its bytes, mtime and mode:
+/// "nothing changed" is this snapshot before and after.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, std::time::SystemTime, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let content = if meta.is_file() {
+            fs::read(&path).unwrap()
+        } else {
+            Vec::new()
+        };
+        out.push((
+            path.display().to_string(),
+            content,
+            meta.modified().unwrap(),
+            meta.permissions().mode(),
+        ));
+        if meta.is_dir() {
+            out.extend(snapshot(&path));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }

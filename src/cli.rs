@@ -143,4 +143,8 @@ pub enum Artifact {
 pub struct GenerateArgs {
     #[arg(value_enum)]
     pub what: Artifact,
+    /// Write kubealived.1 and one page per subcommand (kubealived-install.1, ...) into DIR
+    /// instead of printing the main page
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<std::path::PathBuf>,
 }

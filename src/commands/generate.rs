@@ -10,7 +10,12 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let mut command = Cli::command();
     let mut out = std::io::stdout().lock();
     let shell = match args.what {
-        Artifact::Man => return Ok(clap_mangen::Man::new(command).render(&mut out)?),
+        Artifact::Man => {
+            return match &args.out_dir {
+                Some(dir) => Ok(clap_mangen::generate_to(command, dir)?),
+                None => Ok(clap_mangen::Man::new(command).render(&mut out)?),
+            }
+        }
         Artifact::Bash => Shell::Bash,
         Artifact::Zsh => Shell::Zsh,
         Artifact::Fish => Shell::Fish,

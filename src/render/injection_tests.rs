@@ -128,6 +128,8 @@ fn expected_lines(node: &Node) -> Vec<String> {
         ),
         "script_user root".into(),
         "enable_script_security".into(),
+        "vrrp_garp_interval 0.1".into(),
+        "vrrp_gna_interval 0.1".into(),
         "}".into(),
         format!("vrrp_script {} {{", keepalived::SCRIPT_NAME),
         format!(
@@ -148,6 +150,7 @@ fn expected_lines(node: &Node) -> Vec<String> {
         format!("virtual_router_id {}", c.router_id),
         format!("priority {}", c.priority),
         format!("advert_int {}", keepalived::seconds(c.advert_centis)),
+        "garp_master_delay 1".into(),
     ];
     if !node.peers.is_empty() {
         lines.push("unicast_peer {".into());

@@ -95,9 +95,12 @@ fn pod_spec(image: &str, config: Volume) -> PodSpec {
     }
 }
 
+/// The first 64 bits of SHA-256, in hex: plenty to notice a change, and
+/// short enough for podman, which caps annotation values at 63 characters.
 pub fn config_hash(keepalived_conf: &str) -> String {
     Sha256::digest(keepalived_conf.as_bytes())
         .iter()
+        .take(8)
         .map(|b| format!("{b:02x}"))
         .collect()
 }

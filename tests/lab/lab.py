@@ -33,7 +33,10 @@ CACHE = HERE / ".cache"
 
 
 def sh(*args, check=True, **kw):
-    return subprocess.run(args, check=check, capture_output=True, text=True, **kw)
+    result = subprocess.run(args, capture_output=True, text=True, **kw)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+    return result
 
 
 def binary():

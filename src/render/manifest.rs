@@ -55,10 +55,14 @@ fn container(image: &str) -> Container {
             .to_vec(),
         ),
         // NET_ADMIN adds the VIP (without it keepalived claims MASTER and
-        // black-holes the VIP); NET_RAW sends VRRP (without it it exits).
+        // black-holes the VIP); NET_RAW sends VRRP (without it it exits);
+        // SETGID lets keepalived's script runner call setgroups(2) before
+        // the health check: without it the check child fails before it runs
+        // and keepalived counts it as passed, so a dead apiserver would
+        // never move the VIP (found by the lab's real-pod scenario).
         security_context: Some(SecurityContext {
             capabilities: Some(Capabilities {
-                add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into()]),
+                add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into(), "SETGID".into()]),
                 drop: Some(vec!["ALL".into()]),
             }),
             ..Default::default()

@@ -425,7 +425,8 @@ class Lab:
                 sh("ip", "-n", self.ns(i), "addr", "del", vip + prefix, "dev", "eth0", check=False)
 
     def pod_logs(self, i):
-        return sh("podman", "logs", f"{self.pod_name(i)}-keepalived", check=False, env=self.env).stdout
+        out = sh("podman", "logs", f"{self.pod_name(i)}-keepalived", check=False, env=self.env)
+        return out.stdout + out.stderr
 
     # --- one master, whichever mode ------------------------------------
     def start_master(self, i, install=True):

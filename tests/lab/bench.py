@@ -57,9 +57,7 @@ def hard_loss(L, trials, rise_wait, probe):
         L.link(holder, False)
         if L.wait_moved(holder, t0, 30) is None:
             raise RuntimeError("VIP did not move after hard loss")
-        L.wait(probe.up, 30)
-        time.sleep(0.3)
-        gaps.append(max(probe.gaps_since(t0), default=0.0))
+        gaps.append(L.client_gap(probe, t0))
         L.link(holder, True)
         time.sleep(rise_wait)
     return gaps
@@ -93,9 +91,7 @@ def graceful(L, trials, rise_wait, probe):
         L.stop_keepalived(holder, graceful=True)
         if L.wait_moved(holder, t0, 30) is None:
             raise RuntimeError("VIP did not move after graceful stop")
-        L.wait(probe.up, 30)
-        time.sleep(0.3)
-        gaps.append(max(probe.gaps_since(t0), default=0.0))
+        gaps.append(L.client_gap(probe, t0))
         L.start_keepalived(holder, install=False)
         time.sleep(rise_wait)
     return gaps

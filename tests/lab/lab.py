@@ -489,6 +489,14 @@ class Lab:
             time.sleep(step)
         return None
 
+    def client_gap(self, probe, t0, timeout=30):
+        """The longest time since t0 that the client got no answer, once it
+        answers again."""
+        if not self.wait(probe.up, timeout):
+            raise RuntimeError(f"the client got no answer for {timeout} s")
+        time.sleep(0.3)  # a gap closes on the probe's next success
+        return max(probe.gaps_since(t0), default=0.0)
+
     def wait_holder(self, timeout=15, vip=VIP4, among=None):
         """The single master holding `vip`, once there is exactly one."""
         def one():

@@ -157,6 +157,7 @@ def main():
     ap.add_argument("--adverts", type=float, nargs="*", default=[0.1, 0.3, 0.5],
                     help="advert intervals for the stressed soak (the default is always included)")
     ap.add_argument("--stress-per-master", type=int, default=2)
+    ap.add_argument("--no-guide", action="store_true", help="skip the kubeadm guide baseline")
     args = ap.parse_args()
     missing = lab.missing_prerequisites()
     if missing:
@@ -165,11 +166,12 @@ def main():
     out(f"kubealived failover benchmark: {keepalived}, {os.cpu_count()} cores, binary {lab.binary()}")
 
     ours = profile("kubealived defaults (VRRPv3, advert 0.3 s, check 1 s x 2, weight -50)", args.trials)
-    guide = profile("kubeadm HA guide (VRRPv2, advert 1 s, check 3 s x 10, weight -2)", args.trials, guide=True)
-    out("\n--- kubealived / guide (medians)")
-    for key, what in (("hard", "hard loss"), ("apiserver", "apiserver death"), ("graceful", "graceful stop")):
-        a, b = statistics.median(ours[key]), statistics.median(guide[key])
-        out(f"{what:<16} {a:6.2f} s vs {b:6.2f} s   ratio {a / b:.2f}")
+    if not args.no_guide:
+        guide = profile("kubeadm HA guide (VRRPv2, advert 1 s, check 3 s x 10, weight -2)", args.trials, guide=True)
+        out("\n--- kubealived / guide (medians)")
+        for key, what in (("hard", "hard loss"), ("apiserver", "apiserver death"), ("graceful", "graceful stop")):
+            a, b = statistics.median(ours[key]), statistics.median(guide[key])
+            out(f"{what:<16} {a:6.2f} s vs {b:6.2f} s   ratio {a / b:.2f}")
 
     out("\n--- hard loss by cluster size (kubealived defaults)")
     for n in args.sizes:

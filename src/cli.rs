@@ -48,7 +48,7 @@ pub struct SettingsArgs {
     /// Unicast peer (repeatable): list every master; this node's own addresses are dropped
     #[arg(long = "peer", value_name = "IP")]
     pub peers: Vec<String>,
-    /// VRRP base priority, the same on every master [default: 150]
+    /// VRRP base priority, the same on every master [default: 250]
     #[arg(long, value_name = "N")]
     pub priority: Option<i64>,
     /// VRRP virtual router id, 1-255 [default: derived from the VIP]

@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::path::Path;
 
-pub const DEFAULT_PRIORITY: u8 = 150;
+/// High, because VRRP's skew time ((256 - priority) / 256 of an advert
+/// interval) is what a backup waits after the holder resigns: at 250 that is
+/// 7 ms instead of 124 ms at 150. Lab: graceful handover 0.12 s max instead
+/// of 0.23 s, hard loss 0.78 s median instead of 0.90 s.
+pub const DEFAULT_PRIORITY: u8 = 250;
 /// What a failing health check takes off the priority. Never 0: a failing
 /// weight-0 script puts keepalived in FAULT, so the first master would hold
 /// no VIP before its own apiserver exists.

@@ -168,7 +168,7 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         said.contains("update")
-            && said.contains("-    priority 150")
+            && said.contains("-    priority 250")
             && said.contains("+    priority 120"),
         "{said}"
     );

@@ -8,7 +8,14 @@ use common::*;
 use std::fs;
 use std::process::Command;
 
-const SUBCOMMANDS: [&str; 6] = ["install", "render", "uninstall", "status", "check-apiserver", "generate"];
+const SUBCOMMANDS: [&str; 6] = [
+    "install",
+    "render",
+    "uninstall",
+    "status",
+    "check-apiserver",
+    "generate",
+];
 
 #[test]
 fn the_boot_unit_passes_systemd_analyze_verify() {
@@ -20,15 +27,34 @@ fn the_boot_unit_passes_systemd_analyze_verify() {
     // exist: point it at this build and at freshly generated pages.
     let man1 = dir.path().join("man/man1");
     fs::create_dir_all(&man1).unwrap();
-    must(Command::new(BIN).args(["generate", "man", "--out-dir"]).arg(&man1));
+    must(
+        Command::new(BIN)
+            .args(["generate", "man", "--out-dir"])
+            .arg(&man1),
+    );
     let unit = fs::read_to_string(repo().join("systemd/kubealived.service")).unwrap();
-    for needle in ["Type=oneshot", "RemainAfterExit=yes", "Before=kubelet.service", "ConditionPathExists=/etc/kubealived/config.yaml", "ExecStart=/usr/bin/kubealived install\n", "Documentation=man:kubealived(1)"] {
+    for needle in [
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "Before=kubelet.service",
+        "ConditionPathExists=/etc/kubealived/config.yaml",
+        "ExecStart=/usr/bin/kubealived install\n",
+        "Documentation=man:kubealived(1)",
+    ] {
         assert!(unit.contains(needle), "the unit lacks {needle:?}");
     }
     let copy = dir.path().join("kubealived.service");
     fs::write(&copy, unit.replace("/usr/bin/kubealived", BIN)).unwrap();
-    let out = run(Command::new("systemd-analyze").arg("verify").arg(&copy).env("MANPATH", dir.path().join("man")));
-    assert!(out.status.success() && out.stderr.is_empty(), "systemd-analyze verify:\n{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .env("MANPATH", dir.path().join("man")));
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -37,8 +63,15 @@ fn the_cloud_init_example_passes_the_schema() {
         return;
     }
     let file = repo().join("packaging/cloud-init/control-plane.yaml");
-    let out = run(Command::new("cloud-init").args(["schema", "--config-file"]).arg(&file));
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = run(Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(&file));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let example = fs::read_to_string(&file).unwrap();
     assert!(example.contains("kubealived, install") && example.contains("kubeadm, init"));
 }
@@ -46,17 +79,33 @@ fn the_cloud_init_example_passes_the_schema() {
 #[test]
 fn man_pages_and_completions_come_from_the_cli() {
     let man = text(&must(Command::new(BIN).args(["generate", "man"])).stdout);
-    assert!(man.starts_with(".ie") && man.contains(".TH kubealived 1"), "not a roff page:\n{man}");
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH kubealived 1"),
+        "not a roff page:\n{man}"
+    );
     let dir = tempfile::tempdir().unwrap();
-    must(Command::new(BIN).args(["generate", "man", "--out-dir"]).arg(dir.path()));
+    must(
+        Command::new(BIN)
+            .args(["generate", "man", "--out-dir"])
+            .arg(dir.path()),
+    );
     for sub in SUBCOMMANDS {
-        assert!(man.contains(&sub.replace('-', "\\-")), "the man page does not name {sub}");
+        assert!(
+            man.contains(&sub.replace('-', "\\-")),
+            "the man page does not name {sub}"
+        );
         let page = fs::read_to_string(dir.path().join(format!("kubealived-{sub}.1"))).unwrap();
-        assert!(page.contains(".SH OPTIONS") || sub == "generate", "{sub}'s page has no options");
+        assert!(
+            page.contains(".SH OPTIONS") || sub == "generate",
+            "{sub}'s page has no options"
+        );
     }
     let install = fs::read_to_string(dir.path().join("kubealived-install.1")).unwrap();
     for flag in ["vip", "interface", "peer", "dry\\-run", "kubeadm\\-config"] {
-        assert!(install.contains(flag), "kubealived-install.1 lacks --{flag}");
+        assert!(
+            install.contains(flag),
+            "kubealived-install.1 lacks --{flag}"
+        );
     }
     for shell in ["bash", "zsh", "fish"] {
         let script = text(&must(Command::new(BIN).args(["generate", shell])).stdout);
@@ -69,16 +118,34 @@ fn man_pages_and_completions_come_from_the_cli() {
 /// The packages: built once (release build, a few minutes on 2 cores).
 #[test]
 fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
-    if !prerequisites("packages", true, &["cargo-deb", "cargo-generate-rpm", "dpkg", "dpkg-deb", "rpm"]) {
+    if !prerequisites(
+        "packages",
+        true,
+        &["cargo-deb", "cargo-generate-rpm", "dpkg", "dpkg-deb", "rpm"],
+    ) {
         return;
     }
     let repo = repo();
     must(&mut Command::new(repo.join("packaging/build-assets")));
     let out_dir = tempfile::tempdir().unwrap();
-    must(Command::new("cargo").args(["deb", "--locked", "--no-build", "-o"]).arg(out_dir.path()).current_dir(&repo));
-    must(Command::new("cargo").args(["generate-rpm", "-o"]).arg(out_dir.path()).current_dir(&repo));
+    must(
+        Command::new("cargo")
+            .args(["deb", "--locked", "--no-build", "-o"])
+            .arg(out_dir.path())
+            .current_dir(&repo),
+    );
+    must(
+        Command::new("cargo")
+            .args(["generate-rpm", "-o"])
+            .arg(out_dir.path())
+            .current_dir(&repo),
+    );
     let find = |ext: &str| {
-        fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == ext)).unwrap_or_else(|| panic!("no .{ext} built"))
+        fs::read_dir(out_dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .unwrap_or_else(|| panic!("no .{ext} built"))
     };
     let (deb, rpm) = (find("deb"), find("rpm"));
     let shipped = [
@@ -96,54 +163,125 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
     // a throwaway root (maintainer scripts run outside it, with DPKG_ROOT set).
     let contents = text(&must(Command::new("dpkg-deb").arg("-c").arg(&deb)).stdout);
     for path in shipped {
-        assert!(contents.contains(path), "the .deb lacks {path}:\n{contents}");
+        assert!(
+            contents.contains(path),
+            "the .deb lacks {path}:\n{contents}"
+        );
     }
-    assert!(!contents.contains("./etc/"), "the .deb ships files under /etc:\n{contents}");
+    assert!(
+        !contents.contains("./etc/"),
+        "the .deb ships files under /etc:\n{contents}"
+    );
     let control = text(&must(Command::new("dpkg-deb").arg("-I").arg(&deb)).stdout);
-    for field in ["Package: kubealived", "Version: 0.1.0", "Section: admin", "Maintainer:", "Description:"] {
+    for field in [
+        "Package: kubealived",
+        "Version: 0.1.0",
+        "Section: admin",
+        "Maintainer:",
+        "Description:",
+    ] {
         assert!(control.contains(field), "control lacks {field}:\n{control}");
     }
-    assert!(!control.contains("conffiles"), "the .deb declares conffiles:\n{control}");
+    assert!(
+        !control.contains("conffiles"),
+        "the .deb declares conffiles:\n{control}"
+    );
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    for dir in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"] {
+    for dir in [
+        "var/lib/dpkg/info",
+        "var/lib/dpkg/updates",
+        "var/lib/dpkg/triggers",
+    ] {
         fs::create_dir_all(r.join(dir)).unwrap();
     }
     fs::write(r.join("var/lib/dpkg/status"), "").unwrap();
     let dpkg = |args: &[&str]| {
-        must(Command::new("dpkg").arg(format!("--root={}", r.display())).args(["--force-script-chrootless", "--force-not-root", "--force-depends", "--no-triggers"]).args(args))
+        must(
+            Command::new("dpkg")
+                .arg(format!("--root={}", r.display()))
+                .args([
+                    "--force-script-chrootless",
+                    "--force-not-root",
+                    "--force-depends",
+                    "--no-triggers",
+                ])
+                .args(args),
+        )
     };
     dpkg(&["-i", deb.to_str().unwrap()]);
-    let listed = text(&must(Command::new("dpkg").arg(format!("--root={}", r.display())).args(["-L", "kubealived"])).stdout);
+    let listed = text(
+        &must(
+            Command::new("dpkg")
+                .arg(format!("--root={}", r.display()))
+                .args(["-L", "kubealived"]),
+        )
+        .stdout,
+    );
     for path in shipped {
         assert!(listed.contains(path), "dpkg -L lacks {path}:\n{listed}");
     }
     let installed = r.join("usr/bin/kubealived");
-    assert!(must(Command::new(&installed).arg("--version")).stdout.starts_with(b"kubealived 0.1.0"));
-    // Enabled for the next boot, not started: the enable symlink exists.
-    assert!(r.join("etc/systemd/system/multi-user.target.wants/kubealived.service").exists(), "the unit was not enabled");
+    assert!(must(Command::new(&installed).arg("--version"))
+        .stdout
+        .starts_with(b"kubealived 0.1.0"));
+    // Enabled for the next boot, never started or restarted by the package.
+    let ctl = r.join("var/lib/dpkg/info/kubealived.postinst");
+    let postinst = fs::read_to_string(&ctl).unwrap();
+    assert!(
+        postinst.contains("deb-systemd-helper enable kubealived.service"),
+        "{postinst}"
+    );
+    for verb in ["start", "restart"] {
+        assert!(
+            !postinst.contains(&format!("deb-systemd-invoke {verb}"))
+                && !postinst.contains(&format!("deb-systemd-invoke try-{verb}")),
+            "postinst may {verb} the unit:\n{postinst}"
+        );
+    }
     // Purge removes what install wrote, inside that root only.
     let etc = r.join("etc/kubealived");
     fs::create_dir_all(&etc).unwrap();
     fs::write(etc.join("config.yaml"), "vips: [192.0.2.10]\n").unwrap();
     let manifests = r.join("etc/kubernetes/manifests");
     fs::create_dir_all(&manifests).unwrap();
-    fs::write(manifests.join("kubealived.yaml"), "metadata:\n  labels:\n    app.kubernetes.io/managed-by: kubealived\n").unwrap();
+    fs::write(
+        manifests.join("kubealived.yaml"),
+        "metadata:\n  labels:\n    app.kubernetes.io/managed-by: kubealived\n",
+    )
+    .unwrap();
     fs::write(manifests.join("etcd.yaml"), "kubeadm's\n").unwrap();
     dpkg(&["-P", "kubealived"]);
     assert!(!installed.exists(), "purge left the binary");
-    assert!(!etc.exists() && !manifests.join("kubealived.yaml").exists(), "purge left kubealived's files");
-    assert!(manifests.join("etcd.yaml").exists(), "purge removed a file that is not kubealived's");
+    assert!(
+        !etc.exists() && !manifests.join("kubealived.yaml").exists(),
+        "purge left kubealived's files"
+    );
+    assert!(
+        manifests.join("etcd.yaml").exists(),
+        "purge removed a file that is not kubealived's"
+    );
 
     // .rpm: contents, metadata, no config files.
     let files = text(&must(Command::new("rpm").args(["-qpl"]).arg(&rpm)).stdout);
-    for path in shipped.iter().chain(&["/usr/share/licenses/kubealived/LICENSE"]) {
+    for path in shipped
+        .iter()
+        .chain(&["/usr/share/licenses/kubealived/LICENSE"])
+    {
         assert!(files.contains(path), "the .rpm lacks {path}:\n{files}");
     }
     let info = text(&must(Command::new("rpm").args(["-qpi"]).arg(&rpm)).stdout);
-    for field in ["Name        : kubealived", "Version     : 0.1.0", "License     : Apache-2.0", "Summary     :"] {
+    for field in [
+        "Name        : kubealived",
+        "Version     : 0.1.0",
+        "License     : Apache-2.0",
+        "Summary     :",
+    ] {
         assert!(info.contains(field), "rpm -qpi lacks {field:?}:\n{info}");
     }
     let config = text(&must(Command::new("rpm").args(["-qpc"]).arg(&rpm)).stdout);
-    assert!(config.trim().is_empty() || config.contains("(contains no files)"), "the .rpm declares config files: {config}");
+    assert!(
+        config.trim().is_empty() || config.contains("(contains no files)"),
+        "the .rpm declares config files: {config}"
+    );
 }

@@ -128,8 +128,8 @@ fn expected_lines(node: &Node) -> Vec<String> {
         ),
         "script_user root".into(),
         "enable_script_security".into(),
-        "vrrp_garp_interval 0.1".into(),
-        "vrrp_gna_interval 0.1".into(),
+        "vrrp_garp_interval 0.05".into(),
+        "vrrp_gna_interval 0.05".into(),
         "}".into(),
         format!("vrrp_script {} {{", keepalived::SCRIPT_NAME),
         format!(

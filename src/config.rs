@@ -188,6 +188,15 @@ pub enum VrrpVersion {
     V3,
 }
 
+impl VrrpVersion {
+    pub fn number(self) -> u8 {
+        match self {
+            VrrpVersion::V2 => 2,
+            VrrpVersion::V3 => 3,
+        }
+    }
+}
+
 /// Validated settings: every value here is safe to write into
 /// keepalived.conf and the manifest as it is.
 #[derive(Debug, Clone, PartialEq)]

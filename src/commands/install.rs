@@ -64,16 +64,13 @@ pub fn run(args: &InstallArgs) -> Result<()> {
     println!(
         "VIP {} (VRRPv{}, router id {}, {}).",
         vips.join(", "),
-        if node.config.version == crate::config::VrrpVersion::V3 {
-            3
-        } else {
-            2
-        },
+        node.config.version.number(),
         node.config.router_id,
         if node.peers.is_empty() {
             "multicast".to_string()
         } else {
-            format!("unicast to {} peers", node.peers.len())
+            let peers: Vec<String> = node.peers.iter().map(|p| p.to_string()).collect();
+            format!("unicast to {}", peers.join(", "))
         },
     );
     if changed {

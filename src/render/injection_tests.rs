@@ -118,14 +118,7 @@ fn expected_lines(node: &Node) -> Vec<String> {
     let c = &node.config;
     let mut lines = vec![
         "global_defs {".to_string(),
-        format!(
-            "vrrp_version {}",
-            if c.version == crate::config::VrrpVersion::V3 {
-                3
-            } else {
-                2
-            }
-        ),
+        format!("vrrp_version {}", c.version.number()),
         "script_user root".into(),
         "enable_script_security".into(),
         "vrrp_garp_interval 0.05".into(),

@@ -3,7 +3,7 @@
 //! keepalived's parser takes one keyword per line; keep it that way.
 
 use super::{Node, BINARY_IN_IMAGE};
-use crate::config::{VrrpVersion, HEALTH_WEIGHT};
+use crate::config::HEALTH_WEIGHT;
 use indoc::formatdoc;
 use std::net::IpAddr;
 
@@ -35,7 +35,7 @@ pub fn seconds(centis: u32) -> String {
 
 pub fn render(node: &Node) -> String {
     let c = &node.config;
-    let version = if c.version == VrrpVersion::V3 { 3 } else { 2 };
+    let version = c.version.number();
     // Gratuitous ARP/NA pacing: when the holder vanishes, the backups (equal
     // priority) time out together and both claim the VIP until the higher
     // address wins. With the default burst, the loser's ARPs could be the

@@ -32,17 +32,28 @@ class DualStackServer(http.server.ThreadingHTTPServer):
     address_family = socket.AF_INET6
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = 128  # the lab's client opens 100 connections a second
 
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         super().server_bind()
 
+    def finish_request(self, request, client_address):
+        # The TLS handshake runs in the connection's own thread, with a
+        # timeout: done in accept(), one client that went silent mid-handshake
+        # (a link cut) would stop this server accepting anyone, and the VIP
+        # would look dead on a master that holds it.
+        request.settimeout(5)
+        super().finish_request(CTX.wrap_socket(request, server_side=True), client_address)
+
+    def handle_error(self, request, client_address):
+        pass  # the probe connects and closes without a handshake
+
 
 if __name__ == "__main__":
     cert, key, HEALTH = sys.argv[1], sys.argv[2], sys.argv[3]
+    CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    CTX.load_cert_chain(cert, key)
     server = DualStackServer(("::", 6443), Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print("ready", flush=True)
     server.serve_forever()

@@ -1,10 +1,10 @@
 """Chaos: rounds of random faults on 3 masters running real keepalived on
 kubealived's rendered config. After every heal there must be exactly one
-holder within 2 s; a client on VIP:6443 should never go without an answer
-longer than the failover target plus one advert interval (gaps over it are
-counted; over twice the target plus one advert fail); and faults that
-leave every master reachable (apiserver failures and flaps) must never make
-two holders.
+holder within 2 s; the VIP must never be absent from every master longer
+than the failover target plus one advert interval; and faults that leave
+every master reachable (apiserver failures and flaps) must never make two
+holders. A client connects to VIP:6443 throughout: its gaps are printed, and
+one over CLIENT_LIMIT fails (a client black-holed by a stale ARP entry).
 
 A killed VRRP process leaves its VIP on the interface until keepalived
 respawns it (at once, then 1, 2, 4 ... 60 s apart while it keeps dying); its
@@ -19,16 +19,15 @@ import signal
 import time
 
 from lab import Lab
-from test_scenarios import TIE_BREAK, overlaps, require
+from test_scenarios import TIE_BREAK, VIP4, overlaps, require
 
 FAILOVER_TARGET = 1.0  # s, hard loss (README, Performance)
 ADVERT = 0.3  # s, the default advert interval
-MAX_GAP = FAILOVER_TARGET + ADVERT  # the goal for every client gap
-# Of 4 runs of 100 rounds, 2 had one gap over MAX_GAP (1.67 and 1.89 s, the
-# latter in a partition round, cause not found): they are counted and
-# printed with keepalived's log. A gap past HARD_LIMIT fails, e.g. the ~6 s
-# black hole of an unpaced GARP race (README, How the VIP behaves).
-HARD_LIMIT = 2 * FAILOVER_TARGET + ADVERT
+MAX_ABSENT = FAILOVER_TARGET + ADVERT
+# The client also sees the lab's own hiccups: once in 5 runs of 100 rounds
+# a 1.78 s gap in a round where only a backup's link went down and the VIP
+# never moved. Gaps over MAX_ABSENT are printed with keepalived's log.
+CLIENT_LIMIT = 3 * FAILOVER_TARGET
 HEAL_LIMIT = 2.0  # s, from heal to exactly one holder (issue: partition heal)
 
 
@@ -53,6 +52,22 @@ def wait_respawned(L, i, old_pid):
     assert L.wait(lambda: vrrp_pid(L, i) not in (None, old_pid), 70), f"master{i}: VRRP process not respawned"
 
 
+def absences(holders, t0, vip=VIP4):
+    """Durations, starting at or after t0, during which no master held `vip`."""
+    with holders.lock:
+        events = [e for e in holders.events if e[2] == vip]
+    held, start, out = set(), None, []
+    for t, master, _, h in events:
+        (held.add if h else held.discard)(master)
+        if not held and start is None:
+            start = t
+        elif held and start is not None:
+            if start >= t0:
+                out.append(t - start)
+            start = None
+    return out
+
+
 def keepalived_log(L, since):
     """Every master's keepalived log from `since` (wall clock) on."""
     lines = []
@@ -72,7 +87,7 @@ def test_chaos_rounds():
     rounds = int(os.environ.get("KUBEALIVED_CHAOS_ROUNDS", "100"))
     seed = int(os.environ.get("KUBEALIVED_CHAOS_SEED", str(int(time.time()))))
     rng = random.Random(seed)
-    counts, gaps, slow, doubles, while_dead, worst_settle = {}, [], [], [], [], 0.0
+    counts, gaps, absent, slow, doubles, while_dead, worst_settle = {}, [], [], [], [], [], 0.0
     with Lab(masters=3, mode="host") as L:
         for i in (1, 2, 3):
             L.start_apiserver(i)
@@ -127,8 +142,9 @@ def test_chaos_rounds():
             time.sleep(2.5)  # let the checks rise again before the next fault
             round_gaps = probe.gaps_since(t0)
             gaps += round_gaps
+            absent += [(n, fault, round(a, 2)) for a in absences(L.holders, t0)]
             for g in round_gaps:
-                if g > MAX_GAP:
+                if g > MAX_ABSENT:
                     slow.append((n, fault, round(g, 2), [(round(t - t0, 2), m, h) for t, m, _, h in L.holders.since(t0)]))
                     print(f"round {n} ({fault}): client gap {g:.2f} s; keepalived said:\n{keepalived_log(L, wall0)}")
             # Two holders longer than the tie-break, outside the faults that
@@ -138,10 +154,14 @@ def test_chaos_rounds():
             if fault == "kill":
                 while_dead += [round(d, 3) for d in overlaps(L.holders, t0=t0) if d > TIE_BREAK]
     max_gap = max(gaps, default=0.0)
+    max_absent = max((a for *_, a in absent), default=0.0)
     print(f"\nchaos: {rounds} rounds (seed {seed}), faults {dict(sorted(counts.items()))}, "
-          f"client gaps {len(gaps)}, max gap {max_gap:.2f} s, {len(slow)} over {MAX_GAP} s, double-holder instants {len(doubles)} "
+          f"VIP absent {len(absent)} times, at most {max_absent:.2f} s; "
+          f"client gaps {len(gaps)}, max gap {max_gap:.2f} s, {len(slow)} over {MAX_ABSENT} s; double-holder instants {len(doubles)} "
           f"(plus {len(while_dead)} while a killed VRRP process awaited its respawn: {while_dead} s), "
           f"single holder within {worst_settle:.2f} s of every heal")
     assert not doubles, f"two holders with every master reachable (round, fault, seconds): {doubles}"
-    hard = [x for x in slow if x[2] > HARD_LIMIT]
-    assert not hard, f"the VIP did not answer for longer than {HARD_LIMIT} s (round, fault, gap, VIP events): {hard}"
+    long = [x for x in absent if x[2] > MAX_ABSENT]
+    assert not long, f"no master held the VIP for longer than {MAX_ABSENT} s (round, fault, seconds): {long}"
+    black = [x for x in slow if x[2] > CLIENT_LIMIT]
+    assert not black, f"the client got no answer for longer than {CLIENT_LIMIT} s (round, fault, gap, VIP events): {black}"

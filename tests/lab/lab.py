@@ -181,17 +181,28 @@ class Holders:
         with self.lock:
             return [e for e in self.events if e[0] >= t0 and e[2] == vip]
 
-    def max_simultaneous(self, t0=0.0, t1=float("inf"), vip=VIP4, exclude=()):
-        """Most masters holding `vip` at one instant within [t0, t1], ignoring
-        the windows in `exclude` (e.g. a partition)."""
+    def spans(self, when, vip=VIP4, t0=0.0, exclude=()):
+        """Durations during which `when(number of masters holding vip)` was
+        true, for spans starting at or after t0 and outside `exclude`
+        windows; one still open counts as infinite."""
         with self.lock:
             events = [e for e in self.events if e[2] == vip]
-        held, worst = set(), 0
+        held, start, out = set(), None, []
+
+        def keep(t):
+            return t >= t0 and not any(a <= t <= b for a, b in exclude)
+
         for t, master, _, h in events:
             (held.add if h else held.discard)(master)
-            if t0 <= t <= t1 and not any(a <= t <= b for a, b in exclude):
-                worst = max(worst, len(held))
-        return worst
+            if when(len(held)) and start is None:
+                start = t
+            elif not when(len(held)) and start is not None:
+                if keep(start):
+                    out.append(t - start)
+                start = None
+        if start is not None and keep(start):
+            out.append(float("inf"))
+        return out
 
     def stop(self):
         for p in self.procs:

@@ -19,7 +19,7 @@ import signal
 import time
 
 from lab import Lab
-from test_scenarios import TIE_BREAK, VIP4, overlaps, require
+from test_scenarios import TIE_BREAK, overlaps, require
 
 FAILOVER_TARGET = 1.0  # s, hard loss (README, Performance)
 ADVERT = 0.3  # s, the default advert interval
@@ -50,22 +50,6 @@ def kill_vrrp_child(L, i):
 def wait_respawned(L, i, old_pid):
     """keepalived delays a respawn up to 60 s when its child keeps dying."""
     assert L.wait(lambda: vrrp_pid(L, i) not in (None, old_pid), 70), f"master{i}: VRRP process not respawned"
-
-
-def absences(holders, t0, vip=VIP4):
-    """Durations, starting at or after t0, during which no master held `vip`."""
-    with holders.lock:
-        events = [e for e in holders.events if e[2] == vip]
-    held, start, out = set(), None, []
-    for t, master, _, h in events:
-        (held.add if h else held.discard)(master)
-        if not held and start is None:
-            start = t
-        elif held and start is not None:
-            if start >= t0:
-                out.append(t - start)
-            start = None
-    return out
 
 
 def keepalived_log(L, since):
@@ -142,7 +126,7 @@ def test_chaos_rounds():
             time.sleep(2.5)  # let the checks rise again before the next fault
             round_gaps = probe.gaps_since(t0)
             gaps += round_gaps
-            absent += [(n, fault, round(a, 2)) for a in absences(L.holders, t0)]
+            absent += [(n, fault, round(a, 2)) for a in L.holders.spans(lambda held: held == 0, t0=t0)]
             for g in round_gaps:
                 if g > MAX_ABSENT:
                     slow.append((n, fault, round(g, 2), [(round(t - t0, 2), m, h) for t, m, _, h in L.holders.since(t0)]))

@@ -31,20 +31,7 @@ def require(pod_mode=False):
 
 def overlaps(holders, vip=VIP4, t0=0.0, exclude=()):
     """Durations during which two or more masters held the VIP."""
-    with holders.lock:
-        events = [e for e in holders.events if e[2] == vip]
-    held, start, out = set(), None, []
-    for t, master, _, h in events:
-        (held.add if h else held.discard)(master)
-        if len(held) >= 2 and start is None:
-            start = t
-        elif len(held) < 2 and start is not None:
-            if start >= t0 and not any(a <= start <= b for a, b in exclude):
-                out.append(t - start)
-            start = None
-    if start is not None and start >= t0 and not any(a <= start <= b for a, b in exclude):
-        out.append(float("inf"))
-    return out
+    return holders.spans(lambda held: held >= 2, vip, t0, exclude)
 
 
 def assert_single_holder(L, vip=VIP4, exclude=()):

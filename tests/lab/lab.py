@@ -238,8 +238,12 @@ class Probe:
             return bool(self.ups) and self._down is None
 
     def gaps_since(self, t0):
+        return [b - a for a, b in self.gap_spans_since(t0)]
+
+    def gap_spans_since(self, t0):
+        """(last success, next success) of every gap that ended after t0."""
         with self.lock:
-            return [b - a for a, b in self.gaps if b >= t0]
+            return [(a, b) for a, b in self.gaps if b >= t0]
 
     def stop(self):
         self.proc.kill()

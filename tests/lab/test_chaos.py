@@ -125,13 +125,18 @@ def test_chaos_rounds():
             worst_settle = max(worst_settle, settle)
             L.wait(probe.up, 10)
             time.sleep(2.5)  # let the checks rise again before the next fault
-            round_gaps = probe.gaps_since(t0)
-            gaps += round_gaps
+            round_gaps = probe.gap_spans_since(t0)
+            gaps += [b - a for a, b in round_gaps]
             absent += [(n, fault, round(a, 2)) for a in L.holders.spans(lambda held: held == 0, t0=t0)]
-            for g in round_gaps:
+            for a, b in round_gaps:
+                g = b - a
                 if g > MAX_ABSENT:
                     slow.append((n, fault, round(g, 2), [(round(t - t0, 2), m, h) for t, m, _, h in L.holders.since(t0)]))
-                    print(f"round {n} ({fault}): client gap {g:.2f} s; keepalived said:\n{keepalived_log(L, wall0)}")
+                    # Times from the fault's start, so the gap can be put
+                    # against the fault, its heal and keepalived's log.
+                    print(f"round {n} ({fault}): client gap {g:.2f} s, from {a - t0:+.2f} s to {b - t0:+.2f} s; "
+                          f"healed at {t_heal - t0:+.2f} s; keepalived said (fault at {time.ctime(wall0)}):\n"
+                          f"{keepalived_log(L, wall0)}")
             # Two holders longer than the tie-break, outside the faults that
             # cut a master off (a partition, a link down, a dead VRRP process).
             during = [(t0, t_heal + HEAL_LIMIT)] if fault in ("partition", "link", "other-link", "kill") else []

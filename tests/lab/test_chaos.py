@@ -24,7 +24,7 @@ from test_scenarios import TIE_BREAK, overlaps, require
 FAILOVER_TARGET = 1.0  # s, hard loss (README, Performance)
 ADVERT = 0.3  # s, the default advert interval
 MAX_ABSENT = FAILOVER_TARGET + ADVERT
-# The client also sees the lab's own hiccups: in 2 of 3 runs, a 1.7-1.8 s gap in a
+# The client also sees gaps the VIP does not explain: in 2 of 3 runs, a 1.7-1.8 s gap in a
 # round where only a backup's link went down and the VIP never moved (40
 # such rounds alone showed none). Gaps over MAX_ABSENT are printed with
 # keepalived's log; CLIENT_LIMIT catches a stale-ARP black hole (about 6 s).

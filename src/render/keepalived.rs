@@ -75,6 +75,7 @@ pub fn render(node: &Node) -> String {
             priority {priority}
             advert_int {advert}
             garp_master_delay 1
+            garp_master_refresh 1
         ",
         pkg_version = env!("CARGO_PKG_VERSION"),
         port = c.apiserver_port,

@@ -144,6 +144,7 @@ fn expected_lines(node: &Node) -> Vec<String> {
         format!("priority {}", c.priority),
         format!("advert_int {}", keepalived::seconds(c.advert_centis)),
         "garp_master_delay 1".into(),
+        "garp_master_refresh 1".into(),
     ];
     if !node.peers.is_empty() {
         lines.push("unicast_peer {".into());

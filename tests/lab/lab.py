@@ -12,6 +12,7 @@ made here, also on failure or interrupt.
 """
 import atexit
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -211,27 +212,45 @@ class Holders:
 
 
 class Probe:
-    """The client, in its own namespace, connecting to VIP:6443 in a loop."""
+    """The client, in its own namespace, connecting to VIP:6443 in a loop;
+    it also logs its neighbour entry for the VIP (`ip monitor neigh`), so a
+    gap can be put against the MAC the client was sending to."""
 
     def __init__(self, lab, address):
+        self.address = address
         self.proc = subprocess.Popen(["ip", "netns", "exec", lab.client, "python3", "-u", str(HERE / "probe.py"), address],
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.neigh_proc = subprocess.Popen(["ip", "-n", lab.client, "monitor", "neigh"],
+                                           stdout=subprocess.PIPE, text=True, bufsize=1)
         self.lock = threading.Lock()
         self.ups, self.gaps = [], []  # gaps: (last success, next success)
+        self.changes = []  # (t, "up" or how a connection failed), each change
+        self.neighbours = []  # (t, `ip monitor neigh` line for the address)
         self._down = None
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_neighbours, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
-            word, t = line.split()
+            word, t, *rest = line.split()
             with self.lock:
                 if word == "down":
                     self._down = float(t)
+                    self.changes.append((float(rest[0]), rest[1]))
+                elif word == "fail":
+                    self.changes.append((float(t), rest[0]))
                 else:
                     if self._down is not None:
                         self.gaps.append((self._down, float(t)))
                         self._down = None
+                        self.changes.append((float(t), "up"))
                     self.ups.append(float(t))
+
+    def _read_neighbours(self):
+        for line in self.neigh_proc.stdout:
+            if self.address in line.split()[:2]:  # "ADDR dev ...", "delete ADDR dev ..."
+                with self.lock:
+                    self.neighbours.append((time.monotonic(), line.strip()))
 
     def up(self):
         with self.lock:
@@ -245,9 +264,18 @@ class Probe:
         with self.lock:
             return [(a, b) for a, b in self.gaps if b >= t0]
 
+    def log_since(self, t0):
+        """(t, what) of the client's failures and recoveries from t0 on, and
+        of its neighbour changes from the last one before t0 (the entry it
+        had)."""
+        with self.lock:
+            before = [e for e in self.neighbours if e[0] < t0][-1:]
+            return sorted(before + [e for e in self.changes + self.neighbours if e[0] >= t0])
+
     def stop(self):
-        self.proc.kill()
-        self.proc.wait()
+        for proc in (self.proc, self.neigh_proc):
+            proc.kill()
+            proc.wait()
 
 
 class Lab:
@@ -282,6 +310,14 @@ class Lab:
     @staticmethod
     def addr6(i):
         return f"2001:db8::{10 + i}"
+
+    def mac_names(self):
+        """{MAC of a master's eth0: "mN"}, to read the client's neighbour log."""
+        names = {}
+        for i in range(1, self.n + 1):
+            link = json.loads(sh("ip", "-j", "-n", self.ns(i), "link", "show", "eth0").stdout)
+            names[link[0]["address"]] = f"m{i}"
+        return names
 
     # --- set-up and tear-down ------------------------------------------
     def __enter__(self):

@@ -26,8 +26,8 @@ ADVERT = 0.3  # s, the default advert interval
 MAX_ABSENT = FAILOVER_TARGET + ADVERT
 # The client also sees gaps the VIP does not explain: in 2 of 3 runs, a 1.7-1.8 s gap in a
 # round where only a backup's link went down and the VIP never moved (40
-# such rounds alone showed none). Gaps over MAX_ABSENT are printed with
-# keepalived's log; CLIENT_LIMIT catches a stale-ARP black hole (about 6 s).
+# such rounds alone showed none). Gaps over MAX_ABSENT are printed with how
+# the client's connections failed, whose MAC it sent to, and keepalived's log; CLIENT_LIMIT catches a stale-ARP black hole (about 6 s).
 CLIENT_LIMIT = 3 * FAILOVER_TARGET
 HEAL_LIMIT = 2.0  # s, from heal to exactly one holder (issue: partition heal)
 
@@ -65,6 +65,18 @@ def keepalived_log(L, since):
             if t >= int(since):
                 lines.append(f"m{i} {line}")
     return "\n".join(lines)
+
+
+def client_log(L, probe, t0):
+    """The client's connection failures and recoveries, and its neighbour
+    entry for the VIP, since t0, with masters' MACs named."""
+    names = L.mac_names()
+    lines = []
+    for t, what in probe.log_since(t0):
+        for mac, name in names.items():
+            what = what.replace(mac, name)
+        lines.append(f"  {t - t0:+.2f} s {what}")
+    return "\n".join(lines) or "  (nothing)"
 
 
 def test_chaos_rounds():
@@ -135,7 +147,8 @@ def test_chaos_rounds():
                     # Times from the fault's start, so the gap can be put
                     # against the fault, its heal and keepalived's log.
                     print(f"round {n} ({fault}): client gap {g:.2f} s, from {a - t0:+.2f} s to {b - t0:+.2f} s; "
-                          f"healed at {t_heal - t0:+.2f} s; keepalived said (fault at {time.ctime(wall0)}):\n"
+                          f"healed at {t_heal - t0:+.2f} s; the client's failures and neighbour entry:\n"
+                          f"{client_log(L, probe, t0)}\nkeepalived said (fault at {time.ctime(wall0)}):\n"
                           f"{keepalived_log(L, wall0)}")
             # Two holders longer than the tie-break, outside the faults that
             # cut a master off (a partition, a link down, a dead VRRP process).

@@ -21,7 +21,7 @@ fn golden_files(name: &str) -> Vec<PathBuf> {
 
 /// The newest Kubernetes version kubernetes-validate knows (its default).
 fn newest_kubernetes() -> String {
-    let help = text(&must(Command::new("kubernetes-validate").arg("--help")).stdout);
+    let help = text(&must(Command::new(venv_tool("kubernetes-validate")).arg("--help")).stdout);
     let words: Vec<&str> = help.split_whitespace().collect();
     let at = words
         .iter()
@@ -32,7 +32,11 @@ fn newest_kubernetes() -> String {
 
 #[test]
 fn golden_manifests_pass_kubernetes_validate_strict() {
-    if !prerequisites("kubernetes-validate", false, &["kubernetes-validate"]) {
+    if !prerequisites(
+        "kubernetes-validate",
+        false,
+        &[&venv_tool("kubernetes-validate")],
+    ) {
         return;
     }
     let mut files = golden_files("kubealived.yaml");
@@ -40,7 +44,7 @@ fn golden_manifests_pass_kubernetes_validate_strict() {
     assert!(files.len() >= 6, "{files:?}");
     for version in ["1.28.0".to_string(), newest_kubernetes()] {
         for file in &files {
-            let out = run(Command::new("kubernetes-validate")
+            let out = run(Command::new(venv_tool("kubernetes-validate"))
                 .args(["--strict", "-k", &version])
                 .arg(file));
             let said = text(&out.stdout) + &text(&out.stderr);

@@ -38,7 +38,18 @@ pub fn prerequisites(test: &str, need_root: bool, tools: &[&str]) -> bool {
     false
 }
 
+/// A Python test tool from the project's virtualenv, which `scripts/setup`
+/// creates: called by path, never looked up on PATH (a console script pip
+/// put into another Python's bin/ may be there on one machine only).
+pub fn venv_tool(tool: &str) -> String {
+    repo().join(".venv/bin").join(tool).display().to_string()
+}
+
+/// A tool on PATH (or in sbin), or a path given as it is.
 pub fn which(tool: &str) -> Option<PathBuf> {
+    if tool.contains('/') {
+        return Some(PathBuf::from(tool)).filter(|p| p.is_file());
+    }
     std::env::var_os("PATH")?
         .to_str()?
         .split(':')

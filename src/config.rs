@@ -1,14 +1,13 @@
-//! The inputs (`Settings`, as flags or YAML) and the one validated `Config`
-//! every renderer works from. All checks live in `Config::validate`, so a
-//! bad value is rejected the same way whether it came from a flag, a config
-//! file or a kubeadm config, before anything on disk is touched.
+//! The one validated `Config` every later stage works from. All checks
+//! live in `Config::validate`, so a bad value is rejected the same way
+//! whether it came from a flag, a config file or a kubeadm config, before
+//! anything on disk is touched.
 
-use crate::cli::SettingsArgs;
-use crate::usage;
+use crate::error::usage;
+use crate::paths::{DEFAULT_APISERVER_PORT, DEFAULT_IMAGE_REPO};
+use crate::settings::Settings;
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-use std::path::Path;
 
 /// High, because VRRP's skew time ((256 - priority) / 256 of an advert
 /// interval) is what a backup waits after the holder resigns: at 250 that is
@@ -22,165 +21,7 @@ pub const HEALTH_WEIGHT: u8 = 50;
 /// VRRPv3 advert interval, in centiseconds. Chosen by measurement in the
 /// lab (see README, Performance): fast failover without flapping under load.
 pub const DEFAULT_ADVERT_CENTIS_V3: u32 = 30;
-pub const DEFAULT_APISERVER_PORT: u16 = 6443;
-pub const DEFAULT_IMAGE_REPO: &str = "ghcr.io/kubealived/kubealived";
 pub const MAX_PASSWORD_LEN: usize = 8;
-
-/// The saved inputs: `/etc/kubealived/config.yaml`, `--config FILE`, and
-/// the flags all map to this. Loose types; `Config::validate` judges them.
-#[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Settings {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vips: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interface: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub peers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub router_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub advert_interval: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vrrp_version: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub apiserver_port: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-}
-
-impl Settings {
-    /// `over`'s values win where it has them.
-    pub fn overlay(mut self, over: Settings) -> Settings {
-        if !over.vips.is_empty() {
-            self.vips = over.vips;
-        }
-        if !over.peers.is_empty() {
-            self.peers = over.peers;
-        }
-        macro_rules! take {
-            ($($f:ident),*) => { $( if over.$f.is_some() { self.$f = over.$f; } )* };
-        }
-        take!(
-            interface,
-            priority,
-            router_id,
-            advert_interval,
-            vrrp_version,
-            apiserver_port,
-            image,
-            password
-        );
-        self
-    }
-
-    pub fn from_yaml(text: &str, origin: &Path) -> Result<Settings> {
-        serde_yaml_ng::from_str(text).map_err(|e| {
-            usage!(
-                "{} is not a valid kubealived config: {e}.\n\
-                 Fix: use only the keys vips, interface, peers, priority, routerId, advertInterval, \
-                 vrrpVersion, apiserverPort, image, password (see `kubealived install --help`).",
-                origin.display()
-            )
-        })
-    }
-
-    pub fn to_yaml(&self) -> String {
-        let body = serde_yaml_ng::to_string(self).expect("settings always serialize");
-        format!(
-            "# kubealived settings, re-applied by `kubealived install` with no flags\n\
-             # and at boot by kubealived.service. Change them with `kubealived install`.\n{body}"
-        )
-    }
-}
-
-/// Flags, minus the file-reading ones (handled in `load`).
-fn from_flags(args: &SettingsArgs) -> Result<Settings> {
-    let password = match &args.password_file {
-        Some(path) => Some(read_password_file(path)?),
-        None => args.password.clone(),
-    };
-    Ok(Settings {
-        vips: args.vips.clone(),
-        interface: args.interface.clone(),
-        peers: args.peers.clone(),
-        priority: args.priority,
-        router_id: args.router_id,
-        advert_interval: args.advert_interval,
-        vrrp_version: args.vrrp_version,
-        apiserver_port: args.apiserver_port,
-        image: args.image.clone(),
-        password,
-    })
-}
-
-fn read_input_file(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        usage!(
-            "cannot read the {what} {}: {e}.\nFix: check the path and that it is a readable text file.",
-            path.display()
-        )
-    })
-}
-
-fn read_password_file(path: &Path) -> Result<String> {
-    let text = read_input_file(path, "password file")?;
-    // The first line, so `echo secret > file` works; the rest is ignored.
-    Ok(text.lines().next().unwrap_or("").to_string())
-}
-
-/// Gather the settings for this run. With `--config`, that file is the base;
-/// otherwise, when no VIP is given, the saved settings are (so `install`
-/// alone re-applies them); flags override the base.
-pub fn load(args: &SettingsArgs, saved: Option<&Path>) -> Result<Settings> {
-    let base = if let Some(path) = &args.config {
-        Settings::from_yaml(&read_input_file(path, "config file")?, path)?
-    } else if args.vips.is_empty() && args.kubeadm_config.is_none() {
-        match saved.map(|p| (p, crate::fs::read_optional(p))) {
-            Some((p, Ok(Some(bytes)))) => Settings::from_yaml(&String::from_utf8_lossy(&bytes), p)?,
-            Some((_, Err(e))) => return Err(e),
-            _ => Settings::default(),
-        }
-    } else {
-        Settings::default()
-    };
-    let mut settings = base.overlay(from_flags(args)?);
-    if let Some(path) = &args.kubeadm_config {
-        let text = read_input_file(path, "kubeadm config")?;
-        let (host, port) = crate::kubeadm::control_plane_endpoint(&text, path)?;
-        if settings.vips.is_empty() {
-            settings.vips = vec![host.to_string()];
-        } else if !settings
-            .vips
-            .iter()
-            .any(|v| v.parse::<IpAddr>().ok() == Some(host))
-        {
-            return Err(usage!(
-                "--vip {} conflicts with controlPlaneEndpoint {host} in {}.\n\
-                 Fix: drop --vip (the kubeadm config already names the VIP), or make them agree.",
-                settings.vips.join(", "),
-                path.display()
-            ));
-        }
-        if let Some(port) = port {
-            match settings.apiserver_port {
-                Some(p) if p != i64::from(port) => {
-                    return Err(usage!(
-                        "--apiserver-port {p} conflicts with port {port} of controlPlaneEndpoint in {}.\n\
-                         Fix: drop --apiserver-port, or make them agree.",
-                        path.display()
-                    ))
-                }
-                _ => settings.apiserver_port = Some(i64::from(port)),
-            }
-        }
-    }
-    Ok(settings)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VrrpVersion {
@@ -548,24 +389,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!msg.contains("a b"), "the password leaked into: {msg}");
-    }
-
-    #[test]
-    fn settings_round_trip_through_yaml() {
-        let s = Settings {
-            vips: vec!["192.0.2.10".into()],
-            peers: vec!["192.0.2.11".into(), "192.0.2.12".into()],
-            advert_interval: Some(0.3),
-            ..Default::default()
-        };
-        let back = Settings::from_yaml(&s.to_yaml(), Path::new("x")).unwrap();
-        assert_eq!(back, s);
-    }
-
-    #[test]
-    fn unknown_keys_are_rejected() {
-        let err = Settings::from_yaml("vip: 192.0.2.10\n", Path::new("c.yaml")).unwrap_err();
-        assert!(crate::error::is_usage(&err));
-        assert!(err.to_string().contains("vip"), "{err}");
     }
 }

@@ -19,13 +19,23 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// `return Err(usage!(...))` reads like `bail!` but yields exit code 2.
-#[macro_export]
+/// Import it with `use crate::error::usage;`.
 macro_rules! usage {
     ($($arg:tt)*) => {
         anyhow::Error::new($crate::error::UsageError(format!($($arg)*)))
     };
 }
+pub(crate) use usage;
 
 pub fn is_usage(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.is::<UsageError>())
+}
+
+/// The exit code for a command's result: 0, 1 (runtime) or 2 (usage).
+pub fn exit_code(result: &anyhow::Result<()>) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(err) if is_usage(err) => 2,
+        Err(_) => 1,
+    }
 }

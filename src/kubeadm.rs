@@ -2,7 +2,7 @@
 //! of the ClusterConfiguration in a kubeadm config file, so the VIP is
 //! written down once.
 
-use crate::usage;
+use crate::error::usage;
 use anyhow::Result;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};

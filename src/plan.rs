@@ -1,7 +1,7 @@
 //! What `install` would change: per file, create / update / unchanged,
 //! with a unified diff. Passwords never reach the output.
 
-use crate::fs::{read_optional, Root};
+use crate::paths::{read_optional, Root};
 use anyhow::Result;
 use similar::TextDiff;
 use std::fmt::Write;

@@ -4,9 +4,21 @@
 //! this check has no business holding, so it is not verified (it is our
 //! own node, on loopback).
 
-use crate::cli::CheckArgs;
+use crate::error::usage;
+use crate::paths::DEFAULT_APISERVER_PORT;
 use anyhow::{bail, Result};
+use clap::Args;
 use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// kube-apiserver port on 127.0.0.1
+    #[arg(long, default_value_t = DEFAULT_APISERVER_PORT, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Give up after this many seconds
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub timeout: f64,
+}
 
 pub fn run(args: &CheckArgs) -> Result<()> {
     let url = format!("https://127.0.0.1:{}/livez", args.port);
@@ -14,7 +26,7 @@ pub fn run(args: &CheckArgs) -> Result<()> {
         .ok()
         .filter(|t| !t.is_zero())
         .ok_or_else(|| {
-            crate::usage!(
+            usage!(
                 "--timeout {} is not a positive number of seconds.\nFix: e.g. --timeout 2",
                 args.timeout
             )

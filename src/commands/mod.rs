@@ -1,4 +1,6 @@
-//! One file per subcommand; the shared first half of install and render is here.
+//! The command line: the top-level [`Cli`], and one file per subcommand
+//! with its clap arguments beside it. The steps several commands share
+//! (the rendered files, the root check, the VRRP summary) are here, once.
 
 pub mod check_apiserver;
 pub mod generate;
@@ -7,35 +9,146 @@ pub mod render;
 pub mod status;
 pub mod uninstall;
 
-use crate::cli::SettingsArgs;
-use crate::config::{self, Config, Settings};
-use crate::host::Host;
-use crate::render::{keepalived, Node};
-use anyhow::Result;
-use std::path::Path;
+#[cfg(test)]
+mod tests;
 
-/// Everything install and render compute before touching anything.
+use crate::config::Config;
+use crate::error::usage;
+use crate::host::Host;
+use crate::node::{self, Node};
+use crate::paths::{Root, KEEPALIVED_CONF, MANIFEST, SAVED_CONFIG};
+use crate::render::{keepalived, manifest};
+use crate::settings::{self, Settings, Sources};
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubealived",
+    version,
+    about = "A highly available API endpoint for kubeadm clusters: keepalived as a static pod, \
+             written before `kubeadm init`",
+    long_about = None,
+    after_help = "Run `kubealived install --vip IP` on every control-plane node, before \
+                  `kubeadm init` / `kubeadm join`.\nExit codes: 0 ok, 1 runtime failure, 2 invalid input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Detect the interface, render and write the static pod and keepalived config
+    Install(install::InstallArgs),
+    /// Print the manifest (or keepalived.conf) to stdout; writes nothing
+    Render(render::RenderArgs),
+    /// Remove exactly the files `install` wrote
+    Uninstall(RootArgs),
+    /// Show the files, the interface and whether this node holds the VIP
+    Status(RootArgs),
+    /// Health check run by keepalived: GET https://127.0.0.1:PORT/livez
+    CheckApiserver(check_apiserver::CheckArgs),
+    /// Print the man page (roff) or shell completions to stdout
+    Generate(generate::GenerateArgs),
+}
+
+/// Run one command on `host`, printing to `out`.
+pub fn run(cli: &Cli, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
+    match &cli.command {
+        Command::Install(args) => install::run(args, host, out),
+        Command::Render(args) => render::run(args, host, out),
+        Command::Uninstall(args) => uninstall::run(args, out),
+        Command::Status(args) => status::run(args, host, out),
+        Command::CheckApiserver(args) => check_apiserver::run(args),
+        Command::Generate(args) => generate::run(args, out),
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RootArgs {
+    /// Act on files under DIR instead of / (image builds, tests)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+impl RootArgs {
+    pub fn root(&self) -> Root {
+        Root::new(&self.root)
+    }
+}
+
+/// Everything install, render and status compute before touching anything.
 pub struct Rendered {
     pub settings: Settings,
     pub node: Node,
     pub keepalived_conf: String,
 }
 
-pub fn prepare(
-    args: &SettingsArgs,
-    saved: Option<&Path>,
-    host: &dyn Host,
-    on_this_host: bool,
-) -> Result<Rendered> {
-    let settings = config::load(args, saved)?;
-    let config = Config::validate(&settings)?;
-    let node = crate::detect::resolve(&config, &host.interfaces()?, on_this_host)?;
-    let keepalived_conf = keepalived::render(&node);
-    Ok(Rendered {
-        settings,
-        node,
-        keepalived_conf,
-    })
+impl Rendered {
+    /// The pipeline up to the rendered files: settings → config → node →
+    /// keepalived.conf.
+    pub fn prepare(
+        flags: &Settings,
+        sources: &Sources,
+        saved: Option<&Path>,
+        host: &dyn Host,
+        on_this_host: bool,
+    ) -> Result<Rendered> {
+        let settings = settings::load(flags, sources, saved)?;
+        let config = Config::validate(&settings)?;
+        let node = node::resolve(&config, &host.interfaces()?, on_this_host)?;
+        let keepalived_conf = keepalived::render(&node);
+        Ok(Rendered {
+            settings,
+            node,
+            keepalived_conf,
+        })
+    }
+
+    /// The static pod manifest.
+    pub fn manifest(&self) -> String {
+        manifest::static_pod(&self.node, &self.keepalived_conf)
+    }
+
+    /// Every owned file with the content these settings give it, in
+    /// `paths::OWNED_FILES` order: what install writes, dry-run diffs and
+    /// status compares.
+    pub fn owned_files(&self) -> [(&'static str, String); 3] {
+        [
+            (SAVED_CONFIG, self.settings.to_yaml()),
+            (KEEPALIVED_CONF, self.keepalived_conf.clone()),
+            (MANIFEST, self.manifest()),
+        ]
+    }
+}
+
+/// Writing to the host's own /etc needs root; another `--root` does not.
+pub fn require_root(root: &Root, what: &str, fix: &str) -> Result<()> {
+    if root.is_host_root() && !nix::unistd::geteuid().is_root() {
+        return Err(usage!("{what}, which needs root.\nFix: {fix}."));
+    }
+    Ok(())
+}
+
+/// One line about the VRRP instance, as install and status print it.
+pub fn vrrp_summary(node: &Node) -> String {
+    let c = &node.config;
+    format!(
+        "VRRPv{}, router id {}, priority {}, advert {} s, {}",
+        c.version.number(),
+        c.router_id,
+        c.priority,
+        keepalived::seconds(c.advert_centis),
+        if node.peers.is_empty() {
+            "multicast".to_string()
+        } else {
+            let peers: Vec<String> = node.peers.iter().map(|p| p.to_string()).collect();
+            format!("unicast to {}", peers.join(", "))
+        }
+    )
 }
 
 pub fn warn(warnings: &[String]) {

@@ -1,26 +1,50 @@
 //! `kubealived render`: print what install would write; touches nothing.
 
-use super::{prepare, warn};
-use crate::cli::{Kind, RenderArgs};
-use crate::fs::{Root, SAVED_CONFIG};
-use crate::host::RealHost;
+use super::{warn, Rendered};
+use crate::error::usage;
+use crate::host::Host;
+use crate::paths::{Root, SAVED_CONFIG};
 use crate::render::manifest;
-use crate::usage;
+use crate::settings::{Settings, Sources};
 use anyhow::Result;
+use clap::{Args, ValueEnum};
+use std::io::Write;
 
-pub fn run(args: &RenderArgs) -> Result<()> {
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// The static Pod for /etc/kubernetes/manifests
+    Pod,
+    /// Namespace-less bundle (ConfigMap + DaemonSet) for a cluster that already exists
+    Daemonset,
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(flatten)]
+    pub sources: Sources,
+    /// What to print
+    #[arg(long, value_enum, default_value_t = Kind::Pod)]
+    pub kind: Kind,
+    /// Print keepalived.conf instead of the manifest
+    #[arg(long, conflicts_with = "kind")]
+    pub keepalived_conf: bool,
+}
+
+pub fn run(args: &RenderArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
     // With no --vip, show what the installed settings render to.
     let saved = Root::new("/").path(SAVED_CONFIG);
     // A named interface is taken as given: render may run for another machine.
-    let rendered = prepare(&args.settings, Some(&saved), &RealHost, false)?;
+    let rendered = Rendered::prepare(&args.settings, &args.sources, Some(&saved), host, false)?;
     warn(&rendered.node.warnings);
     let conf = &rendered.keepalived_conf;
     if args.keepalived_conf {
-        print!("{conf}");
+        write!(out, "{conf}")?;
         return Ok(());
     }
     match args.kind {
-        Kind::Pod => print!("{}", manifest::static_pod(&rendered.node, conf)),
+        Kind::Pod => write!(out, "{}", rendered.manifest())?,
         Kind::Daemonset => {
             if !rendered.node.peers.is_empty() {
                 return Err(usage!(
@@ -29,7 +53,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
                      Fix: drop --peer (multicast), or use the static pod (`kubealived install`)."
                 ));
             }
-            print!("{}", manifest::daemonset_bundle(&rendered.node, conf))
+            write!(out, "{}", manifest::daemonset_bundle(&rendered.node, conf))?
         }
     }
     Ok(())

@@ -2,71 +2,65 @@
 //! does this node hold the VIP. Exit 0 when installed and current, 1 when
 //! something is missing or stale.
 
-use super::prepare;
-use crate::cli::{RootArgs, SettingsArgs};
-use crate::fs::{self, Root, KEEPALIVED_CONF, MANIFEST, SAVED_CONFIG};
-use crate::host::{Host, RealHost};
+use super::{vrrp_summary, Rendered, RootArgs};
+use crate::host::Host;
+use crate::node::own_addresses;
+use crate::paths::{read_optional, MANIFEST, SAVED_CONFIG};
 use crate::render::manifest;
+use crate::settings::{Settings, Sources};
 use anyhow::{bail, Result};
+use std::io::Write;
 
-pub fn run(args: &RootArgs) -> Result<()> {
-    let root = Root::new(&args.root);
+pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
+    let root = args.root();
     let saved = root.path(SAVED_CONFIG);
-    if fs::read_optional(&saved)?.is_none() {
-        println!("not installed: {} does not exist", saved.display());
-        println!("Fix: kubealived install --vip IP");
+    if read_optional(&saved)?.is_none() {
+        writeln!(out, "not installed: {} does not exist", saved.display())?;
+        writeln!(out, "Fix: kubealived install --vip IP")?;
         bail!("kubealived is not installed");
     }
-    let rendered = prepare(&SettingsArgs::default(), Some(&saved), &RealHost, true)?;
+    let rendered = Rendered::prepare(
+        &Settings::default(),
+        &Sources::default(),
+        Some(&saved),
+        host,
+        true,
+    )?;
     let node = &rendered.node;
-    let expected = [
-        (KEEPALIVED_CONF, rendered.keepalived_conf.clone()),
-        (
-            MANIFEST,
-            manifest::static_pod(node, &rendered.keepalived_conf),
-        ),
-    ];
     let mut healthy = true;
-    println!("{:<16} {}", "settings", saved.display());
-    for (relative, want) in &expected {
+    writeln!(out, "{:<16} {}", "settings", saved.display())?;
+    // The settings file is the source the others are rendered from.
+    for (relative, want) in rendered.owned_files() {
+        if relative == SAVED_CONFIG {
+            continue;
+        }
         let path = root.path(relative);
-        let state = match fs::read_optional(&path)? {
+        let state = match read_optional(&path)? {
             None => "missing (run `kubealived install` to restore it)",
             Some(have) if have == want.as_bytes() => "current",
-            Some(have) if *relative == MANIFEST && !manifest::written_by_us(&have) => {
+            Some(have) if relative == MANIFEST && !manifest::written_by_us(&have) => {
                 "not written by kubealived (install --force replaces it)"
             }
             Some(_) => "stale: differs from what the settings render (run `kubealived install`)",
         };
         healthy &= state == "current";
-        println!(
+        writeln!(
+            out,
             "{:<16} {} {state}",
             relative.rsplit('/').next().unwrap_or(relative),
             path.display()
-        );
+        )?;
     }
-    let addresses = crate::detect::own_addresses(&RealHost.interfaces()?);
+    let addresses = own_addresses(&host.interfaces()?);
     for (vip, dev) in &node.vips {
         let held = if addresses.contains(vip) {
             "held by this node"
         } else {
             "not held by this node"
         };
-        println!("{:<16} {vip} on {dev}: {held}", "vip");
+        writeln!(out, "{:<16} {vip} on {dev}: {held}", "vip")?;
     }
-    println!(
-        "{:<16} router id {}, priority {}, advert {} s, {}",
-        "vrrp",
-        node.config.router_id,
-        node.config.priority,
-        crate::render::keepalived::seconds(node.config.advert_centis),
-        if node.peers.is_empty() {
-            "multicast".to_string()
-        } else {
-            let peers: Vec<String> = node.peers.iter().map(|p| p.to_string()).collect();
-            format!("unicast peers {}", peers.join(", "))
-        }
-    );
+    writeln!(out, "{:<16} {}", "vrrp", vrrp_summary(node))?;
     if !healthy {
         bail!("some files are missing or stale");
     }

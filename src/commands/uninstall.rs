@@ -2,26 +2,27 @@
 //! goes first so kubelet stops the pod (keepalived then hands the VIP over
 //! with a priority-0 advert) before its config disappears.
 
-use crate::cli::RootArgs;
-use crate::fs::{self, Root, LOCK, MANIFEST, OWNED_FILES};
+use super::{require_root, RootArgs};
+use crate::paths::{read_optional, CONFIG_DIR, MANIFEST, OWNED_FILES};
 use crate::render::manifest;
-use crate::usage;
+use crate::write;
 use anyhow::Result;
+use std::io::Write;
 
-pub fn run(args: &RootArgs) -> Result<()> {
-    let root = Root::new(&args.root);
-    if root.is_host_root() && !nix::unistd::geteuid().is_root() {
-        return Err(usage!(
-            "uninstall removes files under /etc, which needs root.\nFix: run it with sudo."
-        ));
-    }
+pub fn run(args: &RootArgs, out: &mut dyn Write) -> Result<()> {
+    let root = args.root();
+    require_root(
+        &root,
+        "uninstall removes files under /etc",
+        "run it with sudo",
+    )?;
     let manifest_path = root.path(MANIFEST);
-    let foreign = fs::read_optional(&manifest_path)?.is_some_and(|m| !manifest::written_by_us(&m));
-    let lock = fs::lock(&root)?;
+    let foreign = read_optional(&manifest_path)?.is_some_and(|m| !manifest::written_by_us(&m));
+    let lock = write::lock(&root)?;
+    write::sweep_temp_files(&root)?;
     let mut removed = 0;
     for relative in OWNED_FILES.iter().rev() {
         let path = root.path(relative);
-        fs::remove_if_present(&fs::temp_path(&path))?;
         if *relative == MANIFEST && foreign {
             eprintln!(
                 "warning: leaving {}: kubealived did not write it",
@@ -29,23 +30,20 @@ pub fn run(args: &RootArgs) -> Result<()> {
             );
             continue;
         }
-        if fs::remove_if_present(&path)? {
-            println!("removed   {}", path.display());
+        if write::remove_if_present(&path)? {
+            writeln!(out, "removed   {}", path.display())?;
             removed += 1;
         }
     }
-    drop(lock);
-    fs::remove_if_present(&root.path(LOCK))?;
+    write::unlock_and_remove(lock, &root)?;
     // Our own directory goes too, but only if nothing else was put there.
-    let dir = root.path(crate::fs::SAVED_CONFIG);
-    if let Some(dir) = dir.parent() {
-        let _ = std::fs::remove_dir(dir);
-    }
+    let _ = std::fs::remove_dir(root.path(CONFIG_DIR));
     if removed == 0 {
-        println!(
+        writeln!(
+            out,
             "nothing to remove: kubealived is not installed under {}",
             args.root.display()
-        );
+        )?;
     }
     Ok(())
 }

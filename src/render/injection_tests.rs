@@ -4,8 +4,11 @@
 //! and YAML's dangerous characters as well as from valid values, so both
 //! sides of validation are exercised.
 
-use super::{keepalived, manifest, Node};
-use crate::config::{Config, Settings};
+use super::{keepalived, manifest};
+use crate::config::Config;
+use crate::node::Node;
+use crate::paths::{BINARY_IN_IMAGE, CONFIG_HASH_ANNOTATION, INSTANCE_NAME, SCRIPT_NAME};
+use crate::settings::Settings;
 use k8s_openapi::api::core::v1::Pod;
 use proptest::prelude::*;
 
@@ -124,11 +127,10 @@ fn expected_lines(node: &Node) -> Vec<String> {
         "vrrp_garp_interval 0.05".into(),
         "vrrp_gna_interval 0.05".into(),
         "}".into(),
-        format!("vrrp_script {} {{", keepalived::SCRIPT_NAME),
+        format!("vrrp_script {} {{", SCRIPT_NAME),
         format!(
             "script \"{} check-apiserver --port {}\"",
-            super::BINARY_IN_IMAGE,
-            c.apiserver_port
+            BINARY_IN_IMAGE, c.apiserver_port
         ),
         "interval 1".into(),
         "timeout 3".into(),
@@ -137,7 +139,7 @@ fn expected_lines(node: &Node) -> Vec<String> {
         "weight -50".into(),
         "init_fail".into(),
         "}".into(),
-        format!("vrrp_instance {} {{", keepalived::INSTANCE_NAME),
+        format!("vrrp_instance {} {{", INSTANCE_NAME),
         "state BACKUP".into(),
         format!("interface {}", node.interface),
         format!("virtual_router_id {}", c.router_id),
@@ -177,7 +179,7 @@ fn expected_lines(node: &Node) -> Vec<String> {
     }
     lines.extend([
         "track_script {".to_string(),
-        keepalived::SCRIPT_NAME.into(),
+        SCRIPT_NAME.into(),
         "}".into(),
         "}".into(),
     ]);
@@ -197,7 +199,7 @@ proptest! {
     #[test]
     fn validated_input_cannot_inject_into_keepalived_conf_or_the_manifest(settings in settings()) {
         let Ok(config) = Config::validate(&settings) else { return Ok(()) };
-        let Ok(node) = crate::detect::resolve(&config, &[], false) else { return Ok(()) };
+        let Ok(node) = crate::node::resolve(&config, &[], false) else { return Ok(()) };
         let conf = keepalived::render(&node);
 
         // Structure: no control characters, one directive per line, braces
@@ -224,7 +226,7 @@ proptest! {
         let container = &pod.spec.as_ref().unwrap().containers[0];
         prop_assert_eq!(container.image.as_deref(), Some(config.image.as_str()));
         prop_assert_eq!(
-            pod.metadata.annotations.as_ref().unwrap().get(manifest::CONFIG_HASH_ANNOTATION),
+            pod.metadata.annotations.as_ref().unwrap().get(CONFIG_HASH_ANNOTATION),
             Some(&manifest::config_hash(&conf))
         );
         prop_assert!(manifest::written_by_us(yaml.as_bytes()));

@@ -2,8 +2,9 @@
 //! formatting is safe: no input can add a line, brace or directive.
 //! keepalived's parser takes one keyword per line; keep it that way.
 
-use super::{Node, BINARY_IN_IMAGE};
 use crate::config::HEALTH_WEIGHT;
+use crate::node::Node;
+use crate::paths::{on_node, BINARY_IN_IMAGE, INSTANCE_NAME, SAVED_CONFIG, SCRIPT_NAME};
 use indoc::formatdoc;
 use std::net::IpAddr;
 
@@ -15,9 +16,6 @@ const CHECK_RISE: u32 = 2;
 /// Longer than check-apiserver's own 2 s timeout, so keepalived never
 /// kills a check that is about to report.
 const CHECK_TIMEOUT: u32 = 3;
-
-pub const SCRIPT_NAME: &str = "kubealived_apiserver";
-pub const INSTANCE_NAME: &str = "kubealived";
 
 fn host_prefix(ip: IpAddr) -> u8 {
     if ip.is_ipv4() {
@@ -48,7 +46,7 @@ pub fn render(node: &Node) -> String {
     // it at (priority - weight).
     let mut out = formatdoc! {"
         # Written by kubealived {pkg_version}. Do not edit: change the settings with
-        # `kubealived install` (saved in /etc/kubealived/config.yaml).
+        # `kubealived install` (saved in {saved}).
 
         global_defs {{
             vrrp_version {version}
@@ -78,6 +76,7 @@ pub fn render(node: &Node) -> String {
             garp_master_refresh 1
         ",
         pkg_version = env!("CARGO_PKG_VERSION"),
+        saved = on_node(SAVED_CONFIG),
         port = c.apiserver_port,
         interface = node.interface,
         router_id = c.router_id,

@@ -2,8 +2,11 @@
 //! bundle), built from the Kubernetes API types and serialized, never
 //! templated.
 
-use super::Node;
-use crate::fs::CONFIG_DIR_ON_HOST;
+use crate::node::Node;
+use crate::paths::{
+    on_node, CONFIG_DIR, CONFIG_DIR_IN_POD, CONFIG_HASH_ANNOTATION, KEEPALIVED_CONF_IN_POD,
+    KEEPALIVED_IN_IMAGE, MANAGED_BY_LABEL, NAME, NAMESPACE,
+};
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, HostPathVolumeSource, Pod, PodSpec,
@@ -14,15 +17,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-
-pub const NAME: &str = "kubealived";
-pub const NAMESPACE: &str = "kube-system";
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Changes whenever keepalived.conf does, so kubelet restarts the static
-/// pod on a config change (it only watches the manifest).
-pub const CONFIG_HASH_ANNOTATION: &str = "kubealived.io/keepalived-conf-sha256";
-const KEEPALIVED: &str = "/usr/sbin/keepalived";
-const CONF_IN_POD: &str = "/etc/kubealived/keepalived.conf";
 
 fn labels() -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -43,13 +37,13 @@ fn container(image: &str) -> Container {
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(
             [
-                KEEPALIVED,
+                KEEPALIVED_IN_IMAGE,
                 "--dont-fork",
                 "--log-console",
                 "--log-detail",
                 "--no-syslog",
                 "--use-file",
-                CONF_IN_POD,
+                KEEPALIVED_CONF_IN_POD,
             ]
             .map(String::from)
             .to_vec(),
@@ -76,7 +70,7 @@ fn container(image: &str) -> Container {
         }),
         volume_mounts: Some(vec![VolumeMount {
             name: "config".into(),
-            mount_path: "/etc/kubealived".into(),
+            mount_path: CONFIG_DIR_IN_POD.into(),
             read_only: Some(true),
             ..Default::default()
         }]),
@@ -126,7 +120,7 @@ pub fn static_pod(node: &Node, keepalived_conf: &str) -> String {
             Volume {
                 name: "config".into(),
                 host_path: Some(HostPathVolumeSource {
-                    path: CONFIG_DIR_ON_HOST.into(),
+                    path: on_node(CONFIG_DIR),
                     type_: Some("Directory".into()),
                 }),
                 ..Default::default()

@@ -1,14 +1,30 @@
-//! Which interface carries the VIP: the one with an address whose subnet
-//! contains it (`ip -o addr` semantics). Pure: the host is passed in.
+//! The config resolved on a host: which interface carries the VIP (the one
+//! with an address whose subnet contains it, `ip -o addr` semantics), this
+//! node's own address, and the peers without it. Pure: the host's
+//! interfaces are passed in.
 
 use crate::config::Config;
+use crate::error::usage;
 use crate::host::Interface;
-use crate::render::Node;
-use crate::usage;
 use anyhow::Result;
 use ipnet::IpNet;
 use std::fmt::Write;
 use std::net::IpAddr;
+
+/// The config resolved against this host: what the renderers need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub config: Config,
+    /// The interface VRRP advertises on (the primary VIP's).
+    pub interface: String,
+    /// Every VIP with the interface it goes on, primary first.
+    pub vips: Vec<(IpAddr, String)>,
+    /// This node's address in the primary VIP's subnet, as unicast source.
+    pub unicast_src: Option<IpAddr>,
+    /// `config.peers` without this node's own addresses.
+    pub peers: Vec<IpAddr>,
+    pub warnings: Vec<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detected {

@@ -1,7 +1,7 @@
-//! Root-relative paths and atomic, change-only writes.
+//! The last stage: atomic, change-only writes, the lock, and the sweep of
+//! temp files a crash left behind.
 //!
-//! Everything kubealived touches lives under a root (`/` on a host, a temp
-//! dir in tests and image builds). Files are written as a dot-file in the
+//! Files are written as a dot-file in the
 //! target directory, fsynced, renamed over the target, and the directory is
 //! fsynced: a crash leaves the old file or the new one, never a torn one,
 //! and never a stray file kubelet would try to read as a manifest.
@@ -12,42 +12,7 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-pub const MANIFEST: &str = "etc/kubernetes/manifests/kubealived.yaml";
-pub const KEEPALIVED_CONF: &str = "etc/kubealived/keepalived.conf";
-pub const SAVED_CONFIG: &str = "etc/kubealived/config.yaml";
-pub const LOCK: &str = "etc/kubealived/.lock";
-/// Where the pod sees `/etc/kubealived` of the host.
-pub const CONFIG_DIR_ON_HOST: &str = "/etc/kubealived";
-
-/// Every file kubealived owns, in the order install writes them (the
-/// manifest last, so kubelet never starts a pod whose config is missing).
-pub const OWNED_FILES: [&str; 3] = [SAVED_CONFIG, KEEPALIVED_CONF, MANIFEST];
-
-#[derive(Debug, Clone)]
-pub struct Root(PathBuf);
-
-impl Root {
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Root(path.into())
-    }
-
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.0.join(relative)
-    }
-
-    pub fn is_host_root(&self) -> bool {
-        self.0 == Path::new("/")
-    }
-}
-
-/// The current content of a file, `None` when it does not exist.
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
+use crate::paths::{read_optional, Root, LOCK, OWNED_FILES, TEMP_SUFFIX};
 
 /// Write `content` to `path` with mode 0600 unless it already holds exactly
 /// these bytes (then nothing is touched: kubelet restarts a static pod when
@@ -99,7 +64,15 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
 /// The temp file `write_atomic` uses for `path`; a crash can leave it
 /// behind, so install and uninstall sweep it.
 pub fn temp_path(path: &Path) -> PathBuf {
-    path.with_file_name(format!(".{}.kubealived-tmp", file_name(path)))
+    path.with_file_name(format!(".{}{TEMP_SUFFIX}", file_name(path)))
+}
+
+/// Remove the temp files a crashed run may have left beside the owned files.
+pub fn sweep_temp_files(root: &Root) -> Result<()> {
+    for relative in OWNED_FILES {
+        remove_if_present(&temp_path(&root.path(relative)))?;
+    }
+    Ok(())
 }
 
 pub fn file_name(path: &Path) -> String {
@@ -149,4 +122,11 @@ pub fn lock(root: &Root) -> Result<Lock> {
     file.lock()
         .with_context(|| format!("cannot lock {}", path.display()))?;
     Ok(Lock(file))
+}
+
+/// Give up the lock and remove the lock file (uninstall).
+pub fn unlock_and_remove(lock: Lock, root: &Root) -> Result<()> {
+    drop(lock);
+    remove_if_present(&root.path(LOCK))?;
+    Ok(())
 }

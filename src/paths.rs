@@ -1,0 +1,113 @@
+//! Every name and path kubealived uses, in one place: the files it owns on
+//! the host, where the image carries its programs, what the packages
+//! install, and the names in the manifest. Anything outside Rust that must
+//! agree (the Containerfile, the systemd unit, the deb's postrm, the lab)
+//! is checked against these by `tests/paths.rs`.
+
+use anyhow::{Context, Result};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+// --- On the host, relative to the root (`/` on a node, a temp dir in tests).
+
+/// The static pod kubelet runs.
+pub const MANIFEST: &str = "etc/kubernetes/manifests/kubealived.yaml";
+/// kubealived's own directory: the settings and keepalived.conf.
+pub const CONFIG_DIR: &str = "etc/kubealived";
+pub const KEEPALIVED_CONF: &str = "etc/kubealived/keepalived.conf";
+/// The saved settings, re-applied by `install` alone and at boot.
+pub const SAVED_CONFIG: &str = "etc/kubealived/config.yaml";
+/// Held while files are written, so two runs never interleave.
+pub const LOCK: &str = "etc/kubealived/.lock";
+/// A file's temp twin is `.<name>` + this, in the same directory.
+pub const TEMP_SUFFIX: &str = ".kubealived-tmp";
+
+/// Every file kubealived owns, in the order install writes them (the
+/// manifest last, so kubelet never starts a pod whose config is missing).
+pub const OWNED_FILES: [&str; 3] = [SAVED_CONFIG, KEEPALIVED_CONF, MANIFEST];
+
+// --- Installed by the .deb and .rpm.
+
+pub const BINARY_ON_HOST: &str = "/usr/bin/kubealived";
+pub const UNIT: &str = "kubealived.service";
+
+// --- Inside the container image and the pod.
+
+/// This same binary, for keepalived's health check.
+pub const BINARY_IN_IMAGE: &str = "/usr/local/bin/kubealived";
+pub const KEEPALIVED_IN_IMAGE: &str = "/usr/sbin/keepalived";
+/// Where the pod mounts the host's `/etc/kubealived` (the same path).
+pub const CONFIG_DIR_IN_POD: &str = "/etc/kubealived";
+pub const KEEPALIVED_CONF_IN_POD: &str = "/etc/kubealived/keepalived.conf";
+pub const DEFAULT_IMAGE_REPO: &str = "ghcr.io/kubealived/kubealived";
+
+// --- Names in the manifest and keepalived.conf.
+
+/// The pod, its container's app label, and the managed-by value.
+pub const NAME: &str = "kubealived";
+pub const NAMESPACE: &str = "kube-system";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Changes whenever keepalived.conf does, so kubelet restarts the static
+/// pod on a config change (it only watches the manifest).
+pub const CONFIG_HASH_ANNOTATION: &str = "kubealived.io/keepalived-conf-sha256";
+pub const SCRIPT_NAME: &str = "kubealived_apiserver";
+pub const INSTANCE_NAME: &str = "kubealived";
+
+// --- Ports.
+
+pub const DEFAULT_APISERVER_PORT: u16 = 6443;
+
+/// A host path as the node sees it: `etc/kubealived` → `/etc/kubealived`.
+pub fn on_node(relative: &str) -> String {
+    format!("/{relative}")
+}
+
+/// The directory everything lives under: `/` on a node, a temp dir in
+/// tests and image builds (`--root`).
+#[derive(Debug, Clone)]
+pub struct Root(PathBuf);
+
+impl Root {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Root(path.into())
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.0.join(relative)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn is_host_root(&self) -> bool {
+        self.0 == Path::new("/")
+    }
+}
+
+/// The current content of a file, `None` when it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_in_the_pod_are_the_host_paths() {
+        // The pod mounts the host's directory at the same path.
+        assert_eq!(CONFIG_DIR_IN_POD, on_node(CONFIG_DIR));
+        assert_eq!(KEEPALIVED_CONF_IN_POD, on_node(KEEPALIVED_CONF));
+        for file in [KEEPALIVED_CONF, SAVED_CONFIG, LOCK] {
+            assert_eq!(Path::new(file).parent(), Some(Path::new(CONFIG_DIR)));
+        }
+        assert!(MANIFEST.ends_with(&format!("/{NAME}.yaml")));
+        assert!(BINARY_IN_IMAGE.ends_with(&format!("/{NAME}")));
+        assert!(BINARY_ON_HOST.ends_with(&format!("/{NAME}")));
+    }
+}

@@ -1,1 +1,108 @@
+//! The commands run in-process on a [`FakeHost`] and a temp root: no root,
+//! no network namespace. What needs the real kernel (detection through
+//! getifaddrs, crashes, modes as root) is in tests/install_netns.rs.
 
+use super::{run, Cli};
+use crate::host::FakeHost;
+use crate::paths::{CONFIG_DIR, KEEPALIVED_CONF, MANIFEST, SAVED_CONFIG};
+use anyhow::Result;
+use clap::Parser;
+use std::path::Path;
+
+fn host() -> FakeHost {
+    FakeHost::default()
+        .with("lo", &["127.0.0.1/8"])
+        .with("eth0", &["192.0.2.11/24", "2001:db8::11/64"])
+}
+
+/// `kubealived ARGS --root ROOT` on the fake host: (result, stdout).
+fn kubealived(root: &Path, args: &[&str]) -> (Result<()>, String) {
+    let root = root.to_str().unwrap();
+    let cli = Cli::try_parse_from(
+        ["kubealived"]
+            .iter()
+            .chain(args)
+            .chain(&["--root", root])
+            .copied(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let result = run(&cli, &host(), &mut out);
+    (result, String::from_utf8(out).unwrap())
+}
+
+fn ok(root: &Path, args: &[&str]) -> String {
+    let (result, out) = kubealived(root, args);
+    if let Err(e) = result {
+        panic!("{args:?} failed: {e:#}\n{out}");
+    }
+    out
+}
+
+#[test]
+fn install_status_dry_run_and_uninstall_agree_on_the_owned_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let out = ok(
+        r,
+        &["install", "--vip", "192.0.2.10", "--peer", "192.0.2.12"],
+    );
+    for file in [SAVED_CONFIG, KEEPALIVED_CONF, MANIFEST] {
+        assert!(
+            out.contains(&format!("created   {}", r.join(file).display())),
+            "{out}"
+        );
+    }
+    let summary = "VRRPv3, router id 10, priority 250, advert 0.3 s, unicast to 192.0.2.12";
+    assert!(
+        out.contains(&format!("VIP 192.0.2.10 on eth0 ({summary}).")),
+        "{out}"
+    );
+    let conf = std::fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
+    assert!(conf.contains("unicast_src_ip 192.0.2.11"), "{conf}");
+
+    // status prints the same summary, and every file is current.
+    let status = ok(r, &["status"]);
+    assert!(
+        status.contains(&format!("vrrp             {summary}")),
+        "{status}"
+    );
+    assert_eq!(status.matches(" current").count(), 2, "{status}");
+    assert!(status.contains("192.0.2.10 on eth0: not held by this node"));
+
+    // A dry run of the same settings finds nothing to change.
+    let dry = ok(r, &["install", "--dry-run"]);
+    assert_eq!(dry.matches("unchanged").count(), 3, "{dry}");
+
+    // A stale keepalived.conf makes status fail and say which file.
+    std::fs::write(r.join(KEEPALIVED_CONF), "edited\n").unwrap();
+    let (result, status) = kubealived(r, &["status"]);
+    assert!(result.is_err(), "{status}");
+    assert!(
+        status.contains(&format!("{} stale", r.join(KEEPALIVED_CONF).display())),
+        "{status}"
+    );
+
+    let out = ok(r, &["uninstall"]);
+    assert_eq!(out.matches("removed").count(), 3, "{out}");
+    assert!(!r.join(CONFIG_DIR).exists(), "uninstall left {CONFIG_DIR}");
+    let (result, status) = kubealived(r, &["status"]);
+    assert!(
+        result.is_err() && status.contains("not installed"),
+        "{status}"
+    );
+}
+
+#[test]
+fn install_sweeps_temp_files_a_crash_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(r, &["install", "--vip", "192.0.2.10"]);
+    let stray = r.join("etc/kubernetes/manifests/.kubealived.yaml.kubealived-tmp");
+    std::fs::write(&stray, "half").unwrap();
+    ok(r, &["install"]);
+    assert!(!stray.exists(), "install left the temp file");
+    std::fs::write(&stray, "half").unwrap();
+    ok(r, &["uninstall"]);
+    assert!(!stray.exists(), "uninstall left the temp file");
+}

@@ -108,25 +108,115 @@ pub fn remove_if_present(path: &Path) -> Result<bool> {
 /// at once cannot interleave their writes. The second one waits.
 pub struct Lock(#[allow(dead_code)] File);
 
+/// Take the lock. uninstall removes the lock file while it holds it, so a
+/// run that was waiting on that file wakes up holding a lock nobody else
+/// will ever see: it checks that the path still names the file it locked,
+/// and starts over on a new one if not.
 pub fn lock(root: &Root) -> Result<Lock> {
+    use std::os::unix::fs::MetadataExt;
     let path = root.path(LOCK);
     let dir = path.parent().expect("lock path has a parent");
-    create_private_dirs(dir)?;
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot open lock file {}", path.display()))?;
-    file.lock()
-        .with_context(|| format!("cannot lock {}", path.display()))?;
-    Ok(Lock(file))
+    loop {
+        create_private_dirs(dir)?;
+        let file = match OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+        {
+            // uninstall removed the directory between the two calls.
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            other => other.with_context(|| format!("cannot open lock file {}", path.display()))?,
+        };
+        file.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        let locked = file.metadata()?;
+        match fs::metadata(&path) {
+            Ok(now) if (now.dev(), now.ino()) == (locked.dev(), locked.ino()) => {
+                return Ok(Lock(file))
+            }
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
+        }
+    }
 }
 
-/// Give up the lock and remove the lock file (uninstall).
+/// uninstall's end: remove the lock file, and its directory if that leaves
+/// it empty, while still holding the lock; then give the lock up. Whoever
+/// waited on the old file notices and locks a new one.
 pub fn unlock_and_remove(lock: Lock, root: &Root) -> Result<()> {
+    let path = root.path(LOCK);
+    remove_if_present(&path)?;
+    remove_dir_if_empty(path.parent().expect("lock path has a parent"))?;
     drop(lock);
-    remove_if_present(&root.path(LOCK))?;
     Ok(())
+}
+
+/// Remove a directory if it is empty. Returns whether it was removed; a
+/// directory that holds something, or is gone, is left without complaint,
+/// any other failure (permissions, I/O, a mount point) is an error.
+pub fn remove_dir_if_empty(dir: &Path) -> Result<bool> {
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.kind(), ErrorKind::DirectoryNotEmpty | ErrorKind::NotFound) => {
+            Ok(false)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+
+    /// uninstall removes the lock file. An install that was already waiting
+    /// on the old file, and one that comes later and creates a new file,
+    /// must still never hold the lock at once.
+    #[test]
+    fn a_removed_lock_file_never_lets_two_holders_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let held = Arc::new(AtomicBool::new(false));
+        // Holding the lock: flag it, stay a while, unflag.
+        let hold = |held: &AtomicBool, who: &str| {
+            assert!(
+                !held.swap(true, Ordering::SeqCst),
+                "{who} got the lock while another run held it"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            held.store(false, Ordering::SeqCst);
+        };
+        let uninstall = lock(&root).unwrap();
+        let started = Arc::new(Barrier::new(2));
+        let waiting = {
+            let (root, held, started) = (root.clone(), held.clone(), started.clone());
+            std::thread::spawn(move || {
+                started.wait();
+                let _lock = lock(&root).unwrap();
+                hold(&held, "the install that waited on the old lock file");
+            })
+        };
+        started.wait();
+        // Let it block on the old file, then finish uninstall.
+        std::thread::sleep(Duration::from_millis(200));
+        unlock_and_remove(uninstall, &root).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let later = {
+            let (root, held) = (root.clone(), held.clone());
+            std::thread::spawn(move || {
+                let _lock = lock(&root).unwrap();
+                hold(&held, "the install that came after uninstall");
+            })
+        };
+        for thread in [waiting, later] {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
 }

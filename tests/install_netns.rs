@@ -455,3 +455,29 @@ fn secrets_stay_private_even_with_umask_000_and_never_reach_output() {
         "the dry-run should say the password changes:\n{said}"
     );
 }
+
+#[test]
+fn uninstall_reports_a_directory_it_cannot_remove() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    // A mount point cannot be removed (EBUSY): not "not empty", so uninstall
+    // must say so. The mount lives only in this command's mount namespace.
+    let out = run(ns.exec("sh").arg("-c").arg(format!(
+        "mkdir -p {r}/etc/kubealived && mount -t tmpfs tmpfs {r}/etc/kubealived && \
+         {BIN} install --root {r} --vip 192.0.2.10 && exec {BIN} uninstall --root {r}"
+    )));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}{err}", text(&out.stdout));
+    assert!(
+        err.contains("etc/kubealived") && err.contains("busy"),
+        "{err}"
+    );
+    // Everything else was removed first.
+    assert!(
+        text(&out.stdout).matches("removed").count() == 3,
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!root.path().join(MANIFEST).exists());
+}

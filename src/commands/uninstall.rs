@@ -3,7 +3,7 @@
 //! with a priority-0 advert) before its config disappears.
 
 use super::{require_root, RootArgs};
-use crate::paths::{read_optional, CONFIG_DIR, MANIFEST, OWNED_FILES};
+use crate::paths::{read_optional, MANIFEST, OWNED_FILES};
 use crate::render::manifest;
 use crate::write;
 use anyhow::Result;
@@ -35,9 +35,8 @@ pub fn run(args: &RootArgs, out: &mut dyn Write) -> Result<()> {
             removed += 1;
         }
     }
+    // The lock file goes too, and our own directory if nothing else was put there.
     write::unlock_and_remove(lock, &root)?;
-    // Our own directory goes too, but only if nothing else was put there.
-    let _ = std::fs::remove_dir(root.path(CONFIG_DIR));
     if removed == 0 {
         writeln!(
             out,

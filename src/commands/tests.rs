@@ -106,3 +106,33 @@ fn install_sweeps_temp_files_a_crash_left() {
     ok(r, &["uninstall"]);
     assert!(!stray.exists(), "uninstall left the temp file");
 }
+
+/// uninstall decides whether the manifest is ours under the lock: an
+/// `install --force` that held the lock meanwhile may have replaced a
+/// foreign manifest with ours, which uninstall must then remove.
+#[test]
+fn uninstall_judges_the_manifest_under_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_path_buf();
+    ok(&r, &["install", "--vip", "192.0.2.10"]);
+    let ours = std::fs::read(r.join(MANIFEST)).unwrap();
+    std::fs::write(
+        r.join(MANIFEST),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    // An install --force in progress: it holds the lock while uninstall starts.
+    let held = crate::write::lock(&crate::paths::Root::new(&r)).unwrap();
+    let uninstall = {
+        let r = r.clone();
+        std::thread::spawn(move || ok(&r, &["uninstall"]))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    crate::write::write_atomic(&r.join(MANIFEST), &ours).unwrap();
+    drop(held);
+    let out = uninstall.join().unwrap();
+    assert!(
+        !r.join(MANIFEST).exists(),
+        "uninstall left kubealived's own manifest:\n{out}"
+    );
+}

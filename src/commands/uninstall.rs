@@ -16,9 +16,10 @@ pub fn run(args: &RootArgs, out: &mut dyn Write) -> Result<()> {
         "uninstall removes files under /etc",
         "run it with sudo",
     )?;
-    let manifest_path = root.path(MANIFEST);
-    let foreign = read_optional(&manifest_path)?.is_some_and(|m| !manifest::written_by_us(&m));
     let lock = write::lock(&root)?;
+    // Judged under the lock: an install --force may have just replaced it.
+    let foreign =
+        read_optional(&root.path(MANIFEST))?.is_some_and(|m| !manifest::written_by_us(&m));
     write::sweep_temp_files(&root)?;
     let mut removed = 0;
     for relative in OWNED_FILES.iter().rev() {

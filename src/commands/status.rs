@@ -9,7 +9,43 @@ use crate::paths::{read_optional, MANIFEST, SAVED_CONFIG};
 use crate::render::manifest;
 use crate::settings::{Settings, Sources};
 use anyhow::{bail, Result};
+use std::fmt;
 use std::io::Write;
+
+/// What status finds for one file; only `Current` is healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    Current,
+    Missing,
+    Foreign,
+    Stale,
+}
+
+impl FileState {
+    fn of(relative: &str, have: Option<&[u8]>, want: &str) -> FileState {
+        match have {
+            None => FileState::Missing,
+            Some(have) if have == want.as_bytes() => FileState::Current,
+            Some(have) if relative == MANIFEST && !manifest::written_by_us(have) => {
+                FileState::Foreign
+            }
+            Some(_) => FileState::Stale,
+        }
+    }
+}
+
+impl fmt::Display for FileState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileState::Current => "current",
+            FileState::Missing => "missing (run `kubealived install` to restore it)",
+            FileState::Foreign => "not written by kubealived (install --force replaces it)",
+            FileState::Stale => {
+                "stale: differs from what the settings render (run `kubealived install`)"
+            }
+        })
+    }
+}
 
 pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
     let root = args.root();
@@ -35,15 +71,8 @@ pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> 
             continue;
         }
         let path = root.path(relative);
-        let state = match read_optional(&path)? {
-            None => "missing (run `kubealived install` to restore it)",
-            Some(have) if have == want.as_bytes() => "current",
-            Some(have) if relative == MANIFEST && !manifest::written_by_us(&have) => {
-                "not written by kubealived (install --force replaces it)"
-            }
-            Some(_) => "stale: differs from what the settings render (run `kubealived install`)",
-        };
-        healthy &= state == "current";
+        let state = FileState::of(relative, read_optional(&path)?.as_deref(), &want);
+        healthy &= state == FileState::Current;
         writeln!(
             out,
             "{:<16} {} {state}",

@@ -136,3 +136,30 @@ fn uninstall_judges_the_manifest_under_the_lock() {
         "uninstall left kubealived's own manifest:\n{out}"
     );
 }
+
+#[test]
+fn status_fails_on_a_missing_or_foreign_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(r, &["install", "--vip", "192.0.2.10"]);
+    let manifest = r.join(MANIFEST);
+    for (content, says) in [
+        (None, "missing (run `kubealived install`"),
+        (
+            Some("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"),
+            "not written by kubealived",
+        ),
+    ] {
+        match content {
+            None => std::fs::remove_file(&manifest).unwrap(),
+            Some(text) => std::fs::write(&manifest, text).unwrap(),
+        }
+        let (result, out) = kubealived(r, &["status"]);
+        assert!(result.is_err(), "{out}");
+        assert!(
+            out.contains(&format!("{} {says}", manifest.display())),
+            "{out}"
+        );
+        assert_eq!(out.matches(" current").count(), 1, "{out}");
+    }
+}

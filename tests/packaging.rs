@@ -8,6 +8,8 @@ use common::*;
 use std::fs;
 use std::process::Command;
 
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 const SUBCOMMANDS: [&str; 6] = [
     "install",
     "render",
@@ -174,13 +176,16 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
     );
     let control = text(&must(Command::new("dpkg-deb").arg("-I").arg(&deb)).stdout);
     for field in [
-        "Package: kubealived",
-        "Version: 0.1.0",
-        "Section: admin",
-        "Maintainer:",
-        "Description:",
+        "Package: kubealived".to_string(),
+        format!("Version: {VERSION}"),
+        "Section: admin".into(),
+        "Maintainer:".into(),
+        "Description:".into(),
     ] {
-        assert!(control.contains(field), "control lacks {field}:\n{control}");
+        assert!(
+            control.contains(&field),
+            "control lacks {field}:\n{control}"
+        );
     }
     assert!(
         !control.contains("conffiles"),
@@ -224,7 +229,7 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
     let installed = r.join("usr/bin/kubealived");
     assert!(must(Command::new(&installed).arg("--version"))
         .stdout
-        .starts_with(b"kubealived 0.1.0"));
+        .starts_with(format!("kubealived {VERSION}\n").as_bytes()));
     // Enabled for the next boot, never started or restarted by the package.
     let ctl = r.join("var/lib/dpkg/info/kubealived.postinst");
     let postinst = fs::read_to_string(&ctl).unwrap();
@@ -272,12 +277,12 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
     }
     let info = text(&must(Command::new("rpm").args(["-qpi"]).arg(&rpm)).stdout);
     for field in [
-        "Name        : kubealived",
-        "Version     : 0.1.0",
-        "License     : Apache-2.0",
-        "Summary     :",
+        "Name        : kubealived".to_string(),
+        format!("Version     : {VERSION}"),
+        "License     : Apache-2.0".into(),
+        "Summary     :".into(),
     ] {
-        assert!(info.contains(field), "rpm -qpi lacks {field:?}:\n{info}");
+        assert!(info.contains(&field), "rpm -qpi lacks {field:?}:\n{info}");
     }
     let config = text(&must(Command::new("rpm").args(["-qpc"]).arg(&rpm)).stdout);
     assert!(

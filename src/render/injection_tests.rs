@@ -6,11 +6,16 @@
 
 use super::{keepalived, manifest};
 use crate::config::Config;
+use crate::error::is_usage;
+use crate::host::Interface;
 use crate::node::Node;
 use crate::paths::{BINARY_IN_IMAGE, CONFIG_HASH_ANNOTATION, INSTANCE_NAME, SCRIPT_NAME};
 use crate::settings::Settings;
 use k8s_openapi::api::core::v1::Pod;
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use std::cell::Cell;
+use std::net::IpAddr;
 
 /// A dangerous character inserted somewhere into a valid value, or noise.
 fn garbage() -> impl Strategy<Value = (String, usize)> {
@@ -149,6 +154,9 @@ fn expected_lines(node: &Node) -> Vec<String> {
         "garp_master_refresh 1".into(),
     ];
     if !node.peers.is_empty() {
+        if let Some(src) = node.unicast_src {
+            lines.push(format!("unicast_src_ip {src}"));
+        }
         lines.push("unicast_peer {".into());
         lines.extend(node.peers.iter().map(|p| p.to_string()));
         lines.push("}".into());
@@ -193,18 +201,77 @@ fn cases() -> u32 {
         .unwrap_or(2000)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+/// The host the node is resolved on: none (`render` for another machine,
+/// the interface taken as given), or one interface of that name with an
+/// address in each VIP's subnet, so the node has a unicast source.
+fn interfaces(config: &Config, local: bool) -> Vec<Interface> {
+    match (&config.interface, local) {
+        (Some(name), true) => vec![Interface {
+            name: name.clone(),
+            up: true,
+            loopback: false,
+            addrs: ["192.0.2.21/24", "198.51.100.21/24", "2001:db8::21/64"]
+                .map(|a| a.parse().unwrap())
+                .to_vec(),
+        }],
+        _ => Vec::new(),
+    }
+}
 
-    #[test]
-    fn validated_input_cannot_inject_into_keepalived_conf_or_the_manifest(settings in settings()) {
-        let Ok(config) = Config::validate(&settings) else { return Ok(()) };
-        let Ok(node) = crate::node::resolve(&config, &[], false) else { return Ok(()) };
+/// This node's address in the primary VIP's subnet, as `interfaces` made it.
+fn expected_src(config: &Config) -> IpAddr {
+    let vip = config.primary_vip().to_string();
+    let own = if vip.starts_with("192.0.2.") {
+        "192.0.2.21"
+    } else if vip.starts_with("198.51.100.") {
+        "198.51.100.21"
+    } else {
+        "2001:db8::21"
+    };
+    own.parse().unwrap()
+}
+
+/// Whatever passes validation renders exactly; whatever fails is a usage
+/// error. Counts the valid renders, and those with a unicast source, so a
+/// generator that stopped producing them fails the test instead of
+/// passing while testing nothing.
+#[test]
+fn validated_input_cannot_inject_into_keepalived_conf_or_the_manifest() {
+    let cases = cases();
+    let valid = Cell::new(0u32);
+    let with_src = Cell::new(0u32);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&(settings(), any::<bool>()), |(settings, local)| {
+        let config = match Config::validate(&settings) {
+            Ok(config) => config,
+            Err(e) => {
+                prop_assert!(is_usage(&e), "not a usage error: {e:#}");
+                return Ok(());
+            }
+        };
+        let node = match crate::node::resolve(&config, &interfaces(&config, local), local) {
+            Ok(node) => node,
+            Err(e) => {
+                prop_assert!(is_usage(&e), "not a usage error: {e:#}");
+                return Ok(());
+            }
+        };
+        valid.set(valid.get() + 1);
+        if local && !node.peers.is_empty() {
+            prop_assert_eq!(node.unicast_src, Some(expected_src(&config)));
+            with_src.set(with_src.get() + 1);
+        }
         let conf = keepalived::render(&node);
 
         // Structure: no control characters, one directive per line, braces
         // balanced and never below zero, exactly the expected directives.
-        prop_assert!(!conf.chars().any(|c| c.is_control() && c != '\n'), "control character in:\n{conf}");
+        prop_assert!(
+            !conf.chars().any(|c| c.is_control() && c != '\n'),
+            "control character in:\n{conf}"
+        );
         let mut depth = 0i32;
         let mut directives = Vec::new();
         for line in conf.lines() {
@@ -214,7 +281,10 @@ proptest! {
             }
             depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
             prop_assert!(depth >= 0, "brace closes too early in:\n{conf}");
-            prop_assert!(!line.contains('#') && !line.contains('!'), "comment marker inside a directive: {line}");
+            prop_assert!(
+                !line.contains('#') && !line.contains('!'),
+                "comment marker inside a directive: {line}"
+            );
             directives.push(line.to_string());
         }
         prop_assert_eq!(depth, 0);
@@ -226,7 +296,11 @@ proptest! {
         let container = &pod.spec.as_ref().unwrap().containers[0];
         prop_assert_eq!(container.image.as_deref(), Some(config.image.as_str()));
         prop_assert_eq!(
-            pod.metadata.annotations.as_ref().unwrap().get(CONFIG_HASH_ANNOTATION),
+            pod.metadata
+                .annotations
+                .as_ref()
+                .unwrap()
+                .get(CONFIG_HASH_ANNOTATION),
             Some(&manifest::config_hash(&conf))
         );
         prop_assert!(manifest::written_by_us(yaml.as_bytes()));
@@ -235,6 +309,20 @@ proptest! {
             .map(|d| serde::Deserialize::deserialize(d).expect("bundle parses"))
             .collect();
         prop_assert_eq!(docs.len(), 2);
-        prop_assert_eq!(docs[0]["data"]["keepalived.conf"].as_str(), Some(conf.as_str()));
+        prop_assert_eq!(
+            docs[0]["data"]["keepalived.conf"].as_str(),
+            Some(conf.as_str())
+        );
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    let (valid, with_src) = (valid.get(), with_src.get());
+    eprintln!("{cases} cases: {valid} valid renders, {with_src} with unicast_src_ip");
+    assert!(valid >= cases / 4, "only {valid} of {cases} cases rendered");
+    assert!(
+        with_src >= cases / 20,
+        "only {with_src} of {cases} cases reached unicast_src_ip"
+    );
 }

@@ -8,9 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-const MANIFEST: &str = "etc/kubernetes/manifests/kubealived.yaml";
-const CONF: &str = "etc/kubealived/keepalived.conf";
-const SAVED: &str = "etc/kubealived/config.yaml";
+use kubealived::paths::{KEEPALIVED_CONF as CONF, MANIFEST, SAVED_CONFIG as SAVED};
 
 /// bond0.100 holds 192.0.2.0/24 and 2001:db8::/64; two interfaces share
 /// 198.51.100.128/25 (ambiguous); one is down.

@@ -97,7 +97,15 @@ impl Rendered {
         host: &dyn Host,
         on_this_host: bool,
     ) -> Result<Rendered> {
-        let settings = settings::load(flags, sources, saved)?;
+        Rendered::from_settings(settings::load(flags, sources, saved)?, host, on_this_host)
+    }
+
+    /// The same from settings already gathered (status: the saved ones).
+    pub fn from_settings(
+        settings: Settings,
+        host: &dyn Host,
+        on_this_host: bool,
+    ) -> Result<Rendered> {
         let config = Config::validate(&settings)?;
         let node = node::resolve(&config, &host.interfaces()?, on_this_host)?;
         let keepalived_conf = keepalived::render(&node);

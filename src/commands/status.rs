@@ -7,7 +7,7 @@ use crate::host::Host;
 use crate::node::own_addresses;
 use crate::paths::{read_optional, MANIFEST, SAVED_CONFIG};
 use crate::render::manifest;
-use crate::settings::{Settings, Sources};
+use crate::settings;
 use anyhow::{bail, Result};
 use std::fmt;
 use std::io::Write;
@@ -50,18 +50,12 @@ impl fmt::Display for FileState {
 pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
     let root = args.root();
     let saved = root.path(SAVED_CONFIG);
-    if read_optional(&saved)?.is_none() {
+    let Some(settings) = settings::read_saved(&saved)? else {
         writeln!(out, "not installed: {} does not exist", saved.display())?;
         writeln!(out, "Fix: kubealived install --vip IP")?;
         bail!("kubealived is not installed");
-    }
-    let rendered = Rendered::prepare(
-        &Settings::default(),
-        &Sources::default(),
-        Some(&saved),
-        host,
-        true,
-    )?;
+    };
+    let rendered = Rendered::from_settings(settings, host, true)?;
     let node = &rendered.node;
     let mut healthy = true;
     writeln!(out, "{:<16} {}", "settings", saved.display())?;

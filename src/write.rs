@@ -116,7 +116,9 @@ pub fn lock(root: &Root) -> Result<Lock> {
     use std::os::unix::fs::MetadataExt;
     let path = root.path(LOCK);
     let dir = path.parent().expect("lock path has a parent");
-    loop {
+    // Each round means an uninstall removed the file meanwhile; a bound
+    // keeps a path that can never be locked (a dangling link) from spinning.
+    for _ in 0..100 {
         create_private_dirs(dir)?;
         let file = match OpenOptions::new()
             .write(true)
@@ -141,6 +143,10 @@ pub fn lock(root: &Root) -> Result<Lock> {
             Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
         }
     }
+    anyhow::bail!(
+        "cannot lock {}: it keeps disappearing, or does not stay the file that was locked",
+        path.display()
+    )
 }
 
 /// uninstall's end: remove the lock file, and its directory if that leaves

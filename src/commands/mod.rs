@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::usage;
 use crate::host::Host;
 use crate::node::{self, Node};
-use crate::paths::{Root, KEEPALIVED_CONF, MANIFEST, SAVED_CONFIG};
+use crate::paths::{Root, KEEPALIVED_CONF, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::render::{keepalived, manifest};
 use crate::settings::{self, Settings, Sources};
 use anyhow::Result;
@@ -125,11 +125,15 @@ impl Rendered {
     /// `paths::OWNED_FILES` order: what install writes, dry-run diffs and
     /// status compares.
     pub fn owned_files(&self) -> [(&'static str, String); 3] {
-        [
-            (SAVED_CONFIG, self.settings.to_yaml()),
-            (KEEPALIVED_CONF, self.keepalived_conf.clone()),
-            (MANIFEST, self.manifest()),
-        ]
+        OWNED_FILES.map(|relative| {
+            let content = match relative {
+                SAVED_CONFIG => self.settings.to_yaml(),
+                KEEPALIVED_CONF => self.keepalived_conf.clone(),
+                MANIFEST => self.manifest(),
+                _ => unreachable!("{relative} is owned but not rendered"),
+            };
+            (relative, content)
+        })
     }
 }
 

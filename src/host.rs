@@ -1,6 +1,9 @@
-//! The boundary to the machine: its interfaces and addresses. Everything
-//! else is pure, so tests can hand in a [`FakeHost`].
+//! The boundary to the machine: its interfaces and addresses, and its
+//! container runtime. Everything else is pure, so tests can hand in a
+//! [`FakeHost`].
 
+use crate::paths::Root;
+use crate::runtime::Runtime;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -16,6 +19,8 @@ pub struct Interface {
 
 pub trait Host {
     fn interfaces(&self) -> Result<Vec<Interface>>;
+    /// The container runtime whose socket answers under `root`, if any.
+    fn runtime(&self, root: &Root) -> Option<Box<dyn Runtime>>;
 }
 
 /// The machine we run on, read with getifaddrs(3).
@@ -40,6 +45,10 @@ impl Host for RealHost {
         }
         Ok(by_name.into_values().collect())
     }
+
+    fn runtime(&self, root: &Root) -> Option<Box<dyn Runtime>> {
+        crate::runtime::find(root)
+    }
 }
 
 fn to_ipnet(
@@ -59,7 +68,10 @@ fn to_ipnet(
 /// A host described in code, for tests.
 #[cfg(test)]
 #[derive(Default)]
-pub struct FakeHost(pub Vec<Interface>);
+pub struct FakeHost(
+    pub Vec<Interface>,
+    pub Option<std::rc::Rc<crate::runtime::FakeRuntime>>,
+);
 
 #[cfg(test)]
 impl FakeHost {
@@ -77,6 +89,12 @@ impl FakeHost {
         self
     }
 
+    /// A container runtime answers, shared with the test to look into.
+    pub fn runtime(mut self, runtime: std::rc::Rc<crate::runtime::FakeRuntime>) -> Self {
+        self.1 = Some(runtime);
+        self
+    }
+
     pub fn down(mut self) -> Self {
         if let Some(last) = self.0.last_mut() {
             last.up = false;
@@ -89,5 +107,9 @@ impl FakeHost {
 impl Host for FakeHost {
     fn interfaces(&self) -> Result<Vec<Interface>> {
         Ok(self.0.clone())
+    }
+
+    fn runtime(&self, _root: &Root) -> Option<Box<dyn Runtime>> {
+        self.1.clone().map(|rt| Box::new(rt) as Box<dyn Runtime>)
     }
 }

@@ -5,7 +5,9 @@
 //! - [`paths`]: every name and path; [`error`]: usage errors (exit 2).
 //! - [`settings`] (with [`kubeadm`]): flags, config.yaml, kubeadm config.
 //! - [`config`]: the validated `Config`.
-//! - [`host`]: the machine's interfaces; [`node`]: the config resolved on it.
+//! - [`runtime`]: the node's container runtime (image present? import).
+//! - [`host`]: the machine's interfaces and runtime; [`node`]: the config
+//!   resolved on it.
 //! - [`render`]: keepalived.conf and the manifests, pure.
 //! - [`plan`]: create / update / unchanged, with diffs.
 //! - [`write`]: atomic writes, the lock, the temp-file sweep.
@@ -21,5 +23,6 @@ pub mod node;
 pub mod paths;
 pub mod plan;
 pub mod render;
+pub mod runtime;
 pub mod settings;
 pub mod write;

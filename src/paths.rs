@@ -30,6 +30,19 @@ pub const OWNED_FILES: [&str; 3] = [SAVED_CONFIG, KEEPALIVED_CONF, MANIFEST];
 
 pub const BINARY_ON_HOST: &str = "/usr/bin/kubealived";
 pub const UNIT: &str = "kubealived.service";
+/// The container image as an OCI archive (packaging/container/build),
+/// relative to the root: install imports it into the node's runtime.
+pub const IMAGE_ARCHIVE: &str = "usr/share/kubealived/kubealived-image.oci.tar";
+
+// --- The node's container runtime, relative to the root.
+
+pub const CONTAINERD_SOCKET: &str = "run/containerd/containerd.sock";
+/// containerd's namespace for the images kubelet sees (its CRI plugin's).
+pub const CONTAINERD_NAMESPACE: &str = "k8s.io";
+pub const CRIO_SOCKET: &str = "run/crio/crio.sock";
+/// containers-storage, which CRI-O shares with podman and skopeo.
+pub const CONTAINERS_STORAGE: &str = "var/lib/containers/storage";
+pub const CONTAINERS_RUN_STORAGE: &str = "run/containers/storage";
 
 // --- Inside the container image and the pod.
 

@@ -4,9 +4,10 @@
 use super::{require_root, vrrp_summary, warn, Rendered, RootArgs};
 use crate::error::usage;
 use crate::host::Host;
-use crate::paths::{read_optional, Root, MANIFEST, OWNED_FILES, SAVED_CONFIG};
+use crate::paths::{read_optional, Root, IMAGE_ARCHIVE, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::plan::{self, Action};
 use crate::render::manifest;
+use crate::runtime;
 use crate::settings::{Settings, Sources};
 use crate::write;
 use anyhow::Result;
@@ -38,8 +39,14 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
     check_targets(&root, args.force)?;
     warn(&node.warnings);
 
+    let image = &node.config.image;
+    let packaged = crate::config::default_image();
+    let archive = root.path(IMAGE_ARCHIVE);
     if args.dry_run {
         write!(out, "{}", plan::describe(&plan::plan(&root, &files)?))?;
+        let found = host.runtime(&root);
+        let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, true)?;
+        writeln!(out, "{}", outcome.report(image, &root).0)?;
         return Ok(());
     }
     require_root(
@@ -52,6 +59,13 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
     // Re-read under the lock: another run may have written meanwhile.
     check_targets(&root, args.force)?;
     write::sweep_temp_files(&root)?;
+    // The image the manifest names must be in the runtime before kubelet
+    // reads the manifest: no pull at bootstrap.
+    let found = host.runtime(&root);
+    let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, false)?;
+    let (line, warning) = outcome.report(image, &root);
+    writeln!(out, "{line}")?;
+    warn(&Vec::from_iter(warning));
     let mut changed = false;
     for change in plan::plan(&root, &files)? {
         let written = write::write_if_changed(&change.path, change.new.as_bytes())?;

@@ -1,5 +1,5 @@
-//! `kubealived status`: are the files there and current, which interface,
-//! does this node hold the VIP. Exit 0 when installed and current, 1 when
+//! `kubealived status`: are the files there and current, does the container
+//! runtime have the image, which interface, does this node hold the VIP. Exit 0 when installed and current, 1 when
 //! something is missing or stale.
 
 use super::{vrrp_summary, Rendered, RootArgs};
@@ -7,6 +7,7 @@ use crate::host::Host;
 use crate::node::own_addresses;
 use crate::paths::{read_optional, MANIFEST, SAVED_CONFIG};
 use crate::render::manifest;
+use crate::runtime;
 use crate::settings;
 use anyhow::{bail, Result};
 use std::fmt;
@@ -74,6 +75,29 @@ pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> 
             path.display()
         )?;
     }
+    let image = &node.config.image;
+    let (state, in_place) = match host.runtime(&root) {
+        None => (
+            format!("no container runtime answers ({})", runtime::sockets(&root)),
+            true,
+        ),
+        Some(rt) => match rt.has_image(image) {
+            Ok(true) => (format!("present in {}", rt.name()), true),
+            Ok(false) if *image == crate::config::default_image() => (
+                format!(
+                    "missing from {} (run `kubealived install` to import it)",
+                    rt.name()
+                ),
+                false,
+            ),
+            Ok(false) => (format!("not in {} yet (kubelet pulls it)", rt.name()), true),
+            Err(e) => (format!("cannot ask {}: {e:#}", rt.name()), true),
+        },
+    };
+    // Only a running runtime that lacks the packaged image is a problem
+    // here: the pod cannot start without a pull.
+    healthy &= in_place;
+    writeln!(out, "{:<16} {image}: {state}", "image")?;
     let addresses = own_addresses(&host.interfaces()?);
     for (vip, dev) in &node.vips {
         let held = if addresses.contains(vip) {
@@ -85,7 +109,7 @@ pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> 
     }
     writeln!(out, "{:<16} {}", "vrrp", vrrp_summary(node))?;
     if !healthy {
-        bail!("some files are missing or stale");
+        bail!("some files are missing or stale, or the runtime lacks the image");
     }
     Ok(())
 }

@@ -39,6 +39,7 @@ fn the_boot_unit_passes_systemd_analyze_verify() {
         "Type=oneshot",
         "RemainAfterExit=yes",
         "Before=kubelet.service",
+        "After=network-online.target containerd.service crio.service",
         "ConditionPathExists=/etc/kubealived/config.yaml",
         "ExecStart=/usr/bin/kubealived install\n",
         "Documentation=man:kubealived(1)",
@@ -117,7 +118,8 @@ fn man_pages_and_completions_come_from_the_cli() {
     }
 }
 
-/// The packages: built once (release build, a few minutes on 2 cores).
+/// The packages and the release files, built once by packaging/release
+/// (release build and image, a few minutes on 2 cores).
 #[test]
 fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
     if !prerequisites(
@@ -128,20 +130,9 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
         return;
     }
     let repo = repo();
-    must(&mut Command::new(repo.join("packaging/build-assets")));
+    // Exactly what the release workflow runs on each architecture.
     let out_dir = tempfile::tempdir().unwrap();
-    must(
-        Command::new("cargo")
-            .args(["deb", "--locked", "--no-build", "-o"])
-            .arg(out_dir.path())
-            .current_dir(&repo),
-    );
-    must(
-        Command::new("cargo")
-            .args(["generate-rpm", "-o"])
-            .arg(out_dir.path())
-            .current_dir(&repo),
-    );
+    must(Command::new(repo.join("packaging/release")).arg(out_dir.path()));
     let find = |ext: &str| {
         fs::read_dir(out_dir.path())
             .unwrap()
@@ -149,6 +140,24 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
             .find(|p| p.extension().is_some_and(|e| e == ext))
             .unwrap_or_else(|| panic!("no .{ext} built"))
     };
+    let released = |prefix: &str| {
+        fs::read_dir(out_dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{prefix}{}-", env!("CARGO_PKG_VERSION")))
+            })
+            .unwrap_or_else(|| panic!("the release lacks {prefix}<version>-<arch>"))
+    };
+    let binary = released("kubealived-");
+    assert!(must(Command::new(&binary).arg("--version"))
+        .stdout
+        .starts_with(b"kubealived 0.1.0"));
+    let image = fs::read(released("kubealived-image-")).unwrap();
+    assert!(image.len() > 1_000_000, "the image archive is too small");
     let (deb, rpm) = (find("deb"), find("rpm"));
     let shipped = [
         "/usr/bin/kubealived",
@@ -159,6 +168,7 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
         "_kubealived",
         "/usr/share/fish/vendor_completions.d/kubealived.fish",
         "/usr/share/doc/kubealived/README.md",
+        "/usr/share/kubealived/kubealived-image.oci.tar",
     ];
 
     // .deb: contents, control fields, no conffiles, and a real dpkg -i into
@@ -226,6 +236,10 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
     for path in shipped {
         assert!(listed.contains(path), "dpkg -L lacks {path}:\n{listed}");
     }
+    assert!(
+        fs::read(r.join("usr/share/kubealived/kubealived-image.oci.tar")).unwrap() == image,
+        "the .deb carries another image archive than the release"
+    );
     let installed = r.join("usr/bin/kubealived");
     assert!(must(Command::new(&installed).arg("--version"))
         .stdout
@@ -289,4 +303,74 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
         config.trim().is_empty() || config.contains("(contains no files)"),
         "the .rpm declares config files: {config}"
     );
+}
+
+/// The workflows cannot run here: actionlint checks them (and the shell in
+/// their `run:` steps, with shellcheck), and shellcheck every script they
+/// call, found by following script paths from the workflows on.
+#[test]
+fn workflows_pass_actionlint_and_the_scripts_they_call_pass_shellcheck() {
+    if !prerequisites("workflow lint", false, &["actionlint", "shellcheck"]) {
+        return;
+    }
+    let repo = repo();
+    let out = run(Command::new("actionlint").current_dir(&repo));
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let workflows = [".github/workflows/ci.yml", ".github/workflows/release.yml"];
+    let mut queue: Vec<String> = workflows.iter().map(|w| w.to_string()).collect();
+    let mut scripts = std::collections::BTreeSet::new();
+    while let Some(file) = queue.pop() {
+        let body = fs::read_to_string(repo.join(&file)).unwrap();
+        for word in body.split(|c: char| c.is_whitespace() || "\"'$(){};|&<>".contains(c)) {
+            let word = word.trim_start_matches("./");
+            let candidate = repo.join(word);
+            let known = ["scripts/", "packaging/", ".ci/"]
+                .iter()
+                .any(|d| word.starts_with(d));
+            if known && candidate.is_file() && scripts.insert(word.to_string()) {
+                queue.push(word.to_string());
+            }
+        }
+    }
+    for needed in [
+        "scripts/setup",
+        "scripts/test",
+        "packaging/release",
+        "packaging/build-assets",
+        "packaging/container/build",
+        "packaging/container/image.py",
+    ] {
+        assert!(
+            scripts.contains(needed),
+            "not reached from the workflows: {needed} (found {scripts:?})"
+        );
+    }
+    let shell: Vec<&String> = scripts
+        .iter()
+        .filter(|s| {
+            fs::read_to_string(repo.join(s))
+                .unwrap()
+                .starts_with("#!/usr/bin/env bash")
+        })
+        .collect();
+    assert!(shell.len() >= 5, "{shell:?}");
+    let out = run(Command::new("shellcheck").args(&shell).current_dir(&repo));
+    assert!(
+        out.status.success(),
+        "shellcheck {shell:?}:\n{}",
+        text(&out.stdout)
+    );
+    let python: Vec<&String> = scripts.iter().filter(|s| s.ends_with(".py")).collect();
+    for script in python {
+        must(
+            Command::new("python3")
+                .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+                .arg(repo.join(script)),
+        );
+    }
 }

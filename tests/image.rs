@@ -584,3 +584,123 @@ fn install_loads_the_image_into_cri_o_storage_with_podman() {
         "mounts left under the root:\n{mounts}"
     );
 }
+
+#[test]
+fn install_copies_the_image_into_cri_o_storage_with_skopeo_when_podman_is_absent() {
+    if !prerequisites(
+        "install with CRI-O storage, skopeo",
+        true,
+        &[&BUILD_TOOLS[..], &["skopeo", "ip"]].concat(),
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.veth("eth0", &["192.0.2.11/24"]);
+    let root = node_root();
+    let r = root.path();
+    fs::create_dir_all(r.join("run/crio")).unwrap();
+    let _crio = std::os::unix::net::UnixListener::bind(r.join("run/crio/crio.sock")).unwrap();
+    // A PATH with skopeo and no podman.
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(which("skopeo").unwrap(), bin.path().join("skopeo")).unwrap();
+    let args = [
+        "install",
+        "--vip",
+        "192.0.2.10",
+        "--root",
+        r.to_str().unwrap(),
+    ];
+    // `ip` by its full path: Command looks the program up in the PATH it is given.
+    let with_path = |path: &Path| {
+        let mut cmd = Command::new(which("ip").unwrap());
+        cmd.args(["netns", "exec", &ns.name, BIN])
+            .args(args)
+            .env("PATH", path);
+        run(&mut cmd)
+    };
+    let out = with_path(bin.path());
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("imported  {IMAGE} into CRI-O")),
+        "{said}"
+    );
+    let storage = format!(
+        "containers-storage:[{}+{}]{IMAGE}",
+        r.join("var/lib/containers/storage").display(),
+        r.join("run/containers/storage").display()
+    );
+    must(Command::new("skopeo").args(["inspect", "--raw", &storage]));
+    let again = with_path(bin.path());
+    assert!(
+        text(&again.stdout).contains(&format!("present   {IMAGE} in CRI-O")),
+        "{}",
+        text(&again.stdout)
+    );
+    // Without podman or skopeo: a warning naming the fix, the files written.
+    let empty = tempfile::tempdir().unwrap();
+    let out = with_path(empty.path());
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("neither podman nor skopeo")
+            && said.contains("Fix: install podman or skopeo"),
+        "{said}"
+    );
+}
+
+/// What the release workflow pushes: image.py's multi-arch layout, copied
+/// by skopeo with --all --preserve-digests (here into another layout, as
+/// no registry runs here): the index and manifest digests stay as built.
+#[test]
+fn the_release_index_copies_with_its_digests_unchanged() {
+    if !prerequisites(
+        "multi-arch index",
+        false,
+        &[&BUILD_TOOLS[..], &["skopeo"]].concat(),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("index");
+    let out = must(
+        Command::new("python3")
+            .arg(repo().join("packaging/container/image.py"))
+            .args(["index", "--tag", IMAGE, "--out"])
+            .arg(&layout)
+            .arg(archive()),
+    );
+    let index_digest = text(&out.stdout).trim().to_string();
+    assert!(index_digest.starts_with("sha256:"), "{index_digest}");
+    let copy = dir.path().join("copy");
+    must(Command::new("skopeo").args([
+        "copy",
+        "--quiet",
+        "--all",
+        "--preserve-digests",
+        &format!("oci:{}", layout.display()),
+        &format!("oci:{}:copied", copy.display()),
+    ]));
+    let top = json(&fs::read(copy.join("index.json")).unwrap());
+    assert_eq!(
+        top["manifests"][0]["digest"].as_str(),
+        Some(index_digest.as_str())
+    );
+    let files = entries(&fs::read(archive()).unwrap());
+    let built = json(&files.iter().find(|f| f.0 == "index.json").unwrap().2);
+    let manifest_digest = built["manifests"][0]["digest"].as_str().unwrap();
+    let index = json(
+        &fs::read(
+            copy.join("blobs/sha256")
+                .join(index_digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        index["manifests"][0]["digest"].as_str(),
+        Some(manifest_digest)
+    );
+    assert!(index["manifests"][0]["platform"]["architecture"]
+        .as_str()
+        .is_some());
+}

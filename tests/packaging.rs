@@ -140,23 +140,22 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
             .find(|p| p.extension().is_some_and(|e| e == ext))
             .unwrap_or_else(|| panic!("no .{ext} built"))
     };
-    let released = |prefix: &str| {
+    let released = |prefix: &str, suffix: &str| {
         fs::read_dir(out_dir.path())
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(&format!("{prefix}{}-", env!("CARGO_PKG_VERSION")))
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with(&format!("{prefix}{}-", env!("CARGO_PKG_VERSION")))
+                    && name.ends_with(suffix)
             })
-            .unwrap_or_else(|| panic!("the release lacks {prefix}<version>-<arch>"))
+            .unwrap_or_else(|| panic!("the release lacks {prefix}<version>-<arch>{suffix}"))
     };
-    let binary = released("kubealived-");
+    let binary = released("kubealived-", "-linux");
     assert!(must(Command::new(&binary).arg("--version"))
         .stdout
         .starts_with(b"kubealived 0.1.0"));
-    let image = fs::read(released("kubealived-image-")).unwrap();
+    let image = fs::read(released("kubealived-image-", ".oci.tar")).unwrap();
     assert!(image.len() > 1_000_000, "the image archive is too small");
     let (deb, rpm) = (find("deb"), find("rpm"));
     let shipped = [

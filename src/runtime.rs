@@ -137,14 +137,14 @@ pub fn ensure(
             archive: archive.to_path_buf(),
         });
     }
-    runtime.import(archive, image).with_context(|| {
-        format!(
-            "cannot import {} into {name}.\nFix: free the runtime's disk or repair it, then run \
-             `kubealived install` again (nothing was written); or pass --image with an image \
+    if let Err(e) = runtime.import(archive, image) {
+        bail!(
+            "cannot import {} into {name}: {e:#}\nFix: free the runtime's disk or repair it, then \
+             run `kubealived install` again (nothing was written); or pass --image with an image \
              kubelet can pull.",
             archive.display()
-        )
-    })?;
+        );
+    }
     if !runtime.has_image(image)? {
         bail!(
             "{name} imported {} but still has no {image}: the archive names another image.\n\

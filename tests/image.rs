@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = concat!("ghcr.io/kubealived/kubealived:", env!("CARGO_PKG_VERSION"));
-const ARCHIVE_IN_ROOT: &str = "usr/share/kubealived/kubealived-image.oci.tar";
+use kubealived::paths::IMAGE_ARCHIVE as ARCHIVE_IN_ROOT;
 const BUILD_TOOLS: [&str; 3] = ["apt-get", "dpkg-deb", "python3"];
 
 /// The image of this test build's binary, built once per test process.

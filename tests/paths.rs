@@ -205,6 +205,8 @@ fn the_unit_and_the_packages_use_the_same_paths() {
         ),
         format!("dest = \"{BINARY_ON_HOST}\""),
         format!("dest = \"/usr/lib/systemd/system/{UNIT}\""),
+        format!("\"target/image/kubealived-image.oci.tar\", \"{IMAGE_ARCHIVE}\", \"644\""),
+        format!("dest = \"{}\"", on_node(IMAGE_ARCHIVE)),
     ] {
         assert!(cargo.contains(&asset), "Cargo.toml lacks {asset}");
     }
@@ -227,5 +229,43 @@ fn postrm_purges_exactly_the_owned_files_and_only_our_manifest() {
             "grep -q '{MANAGED_BY_LABEL}: {NAME}' \"$manifest\""
         )),
         "postrm does not check the managed-by label"
+    );
+}
+
+/// packaging/container/image.py builds the image: the programs where the
+/// manifest runs them, and the same default command as the manifest.
+#[test]
+fn the_image_build_puts_the_programs_where_the_manifest_runs_them() {
+    let script = repo().join("packaging/container");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import json, sys; sys.path.insert(0, sys.argv[1]); import image; print(json.dumps([image.CMD, image.KEEPALIVED, image.KUBEALIVED]))")
+        .arg(&script)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (cmd, keepalived, kubealived): (Vec<String>, String, String) =
+        serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    assert_eq!(on_node(&keepalived), KEEPALIVED_IN_IMAGE);
+    assert_eq!(on_node(&kubealived), BINARY_IN_IMAGE);
+    let settings = kubealived::settings::Settings {
+        vips: vec!["192.0.2.10".into()],
+        interface: Some("eth0".into()),
+        ..Default::default()
+    };
+    let config = kubealived::config::Config::validate(&settings).unwrap();
+    let node = kubealived::node::resolve(&config, &[], false).unwrap();
+    let conf = kubealived::render::keepalived::render(&node);
+    let pod: Pod =
+        serde_yaml_ng::from_str(&kubealived::render::manifest::static_pod(&node, &conf)).unwrap();
+    assert_eq!(
+        cmd,
+        pod.spec.unwrap().containers[0].command.clone().unwrap(),
+        "image.py's CMD and the manifest's command differ"
     );
 }

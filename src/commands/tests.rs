@@ -163,3 +163,100 @@ fn status_fails_on_a_missing_or_foreign_manifest() {
         assert_eq!(out.matches(" current").count(), 1, "{out}");
     }
 }
+
+/// `kubealived ARGS --root ROOT` on `host`: (result, stdout).
+fn kubealived_on(host: &FakeHost, root: &Path, args: &[&str]) -> (Result<()>, String) {
+    let root = root.to_str().unwrap();
+    let tail = ["--root", root];
+    let argv = ["kubealived"].iter().chain(args).chain(&tail);
+    let cli = Cli::try_parse_from(argv.copied()).unwrap();
+    let mut out = Vec::new();
+    let result = run(&cli, host, &mut out);
+    (result, String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
+    use crate::paths::IMAGE_ARCHIVE;
+    use crate::runtime::FakeRuntime;
+    use std::rc::Rc;
+    let image = crate::config::default_image();
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join(IMAGE_ARCHIVE).parent().unwrap()).unwrap();
+    std::fs::write(r.join(IMAGE_ARCHIVE), "an archive").unwrap();
+
+    // The import fails: an error, and nothing written.
+    let broken = Rc::new(FakeRuntime::default());
+    let (result, out) = kubealived_on(
+        &host().runtime(broken.clone()),
+        r,
+        &["install", "--vip", "192.0.2.10"],
+    );
+    let err = result.unwrap_err();
+    assert!(
+        !crate::error::is_usage(&err),
+        "a runtime failure, not bad input: {out}"
+    );
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("cannot import") && err.contains("Fix:"),
+        "{err}"
+    );
+    assert!(!r.join(MANIFEST).exists() && !r.join(SAVED_CONFIG).exists());
+    assert_eq!(broken.imports.borrow().len(), 1);
+
+    // It works: imported once, then present; status says so.
+    let runtime = Rc::new(FakeRuntime {
+        import_adds: Some(image.clone()),
+        ..Default::default()
+    });
+    let host = host().runtime(runtime.clone());
+    let (result, out) = kubealived_on(&host, r, &["install", "--dry-run", "--vip", "192.0.2.10"]);
+    assert!(
+        result.is_ok() && out.contains(&format!("import    {image} into fake")),
+        "{out}"
+    );
+    assert!(runtime.imports.borrow().is_empty(), "dry-run imported");
+    let (result, out) = kubealived_on(&host, r, &["install", "--vip", "192.0.2.10"]);
+    assert!(result.is_ok(), "{out}");
+    let imported = out
+        .find(&format!("imported  {image} into fake"))
+        .expect(&out);
+    let manifest = out.find("created   ").expect(&out);
+    assert!(
+        imported < manifest,
+        "the manifest came before the image:\n{out}"
+    );
+    let (result, out) = kubealived_on(&host, r, &["install"]);
+    assert!(
+        result.is_ok() && out.contains(&format!("present   {image} in fake")),
+        "{out}"
+    );
+    assert_eq!(runtime.imports.borrow().len(), 1);
+    let (result, out) = kubealived_on(&host, r, &["status"]);
+    assert!(
+        result.is_ok() && out.contains(&format!("image            {image}: present in fake")),
+        "{out}"
+    );
+
+    // The runtime lost it: status fails and says how to fix it.
+    runtime.images.borrow_mut().clear();
+    let (result, out) = kubealived_on(&host, r, &["status"]);
+    assert!(
+        result.is_err() && out.contains("missing from fake (run `kubealived install`"),
+        "{out}"
+    );
+
+    // --image names a registry image: never imported.
+    let (result, out) = kubealived_on(
+        &host,
+        r,
+        &["install", "--image", "registry.example/kubealived:0.1.0"],
+    );
+    assert!(
+        result.is_ok() && out.contains("not the packaged image, kubelet pulls it"),
+        "{out}"
+    );
+    assert_eq!(runtime.imports.borrow().len(), 1);
+}

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lab  # noqa: E402
-from lab import Lab, summary  # noqa: E402
+from lab import Lab  # noqa: E402
+from machine import binary, missing_prerequisites  # noqa: E402
+from stats import summary  # noqa: E402
 
 
 def out(*args):
@@ -159,11 +160,11 @@ def main():
     ap.add_argument("--stress-per-master", type=int, default=2)
     ap.add_argument("--no-guide", action="store_true", help="skip the kubeadm guide baseline")
     args = ap.parse_args()
-    missing = lab.missing_prerequisites()
+    missing = missing_prerequisites()
     if missing:
         sys.exit(f"bench.py needs {', '.join(missing)} (run `sudo scripts/setup`, then as root)")
     keepalived = subprocess.run(["keepalived", "--version"], capture_output=True, text=True).stderr.splitlines()[0]
-    out(f"kubealived failover benchmark: {keepalived}, {os.cpu_count()} cores, binary {lab.binary()}")
+    out(f"kubealived failover benchmark: {keepalived}, {os.cpu_count()} cores, binary {binary()}")
 
     ours = profile("kubealived defaults (VRRPv3, advert 0.3 s, check 1 s x 2, weight -50)", args.trials)
     if not args.no_guide:

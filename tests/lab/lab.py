@@ -3,279 +3,34 @@ running `kubealived install` for real and then keepalived, either as the
 real static pod (`podman kube play` of the rendered manifest) or, for the
 benchmark's many trials, as host keepalived on the rendered config.
 
-Addresses are only from 192.0.2.0/24 and 2001:db8::/64, inside namespaces
-made here. Everything started is stopped by its own pid or by the name
-made here, also on failure or interrupt.
+Addresses are only from 192.0.2.0/24 and 2001:db8::/64 (names.py), inside
+namespaces made here. Everything started is stopped by its own pid or by
+the name made here, also on failure or interrupt.
 
     with Lab(masters=3, mode="host") as lab:
         lab.start_master(1); lab.wait_holder()
+
+The other files: machine.py (commands, the binary, prerequisites), names.py,
+image.py (the pod mode's image), guide.py (the kubeadm guide's config),
+observe.py (VIP holders, the client), stats.py (summaries).
 """
 import atexit
-import hashlib
 import json
 import os
-import re
 import shutil
 import signal
-import statistics
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-VIP4 = "192.0.2.10"
-VIP6 = "2001:db8::10"
-BASE_IMAGE = "localhost/kubealived-base:lab"
-LAB_IMAGE = "localhost/kubealived:lab"
-CACHE = HERE / ".cache"
-
-
-def sh(*args, check=True, **kw):
-    result = subprocess.run(args, capture_output=True, text=True, **kw)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}{result.stderr}")
-    return result
-
-
-def binary():
-    """The kubealived binary the lab runs: $KUBEALIVED_BIN, else the newest
-    of the release and debug builds."""
-    if os.environ.get("KUBEALIVED_BIN"):
-        return Path(os.environ["KUBEALIVED_BIN"])
-    builds = [REPO / "target" / p / "kubealived" for p in ("release", "debug")]
-    builds = [b for b in builds if b.exists()]
-    if not builds:
-        raise RuntimeError("no kubealived binary: run `cargo build --release` first")
-    return max(builds, key=lambda b: b.stat().st_mtime)
-
-
-def missing_prerequisites(pod_mode=False):
-    """What this machine lacks to run the lab (empty when it can)."""
-    missing = [] if os.geteuid() == 0 else ["root"]
-    tools = ["ip", "keepalived", "openssl", "nsenter"]
-    if pod_mode:
-        tools += ["podman", "runc", "debootstrap"]
-    missing += [t for t in tools if not shutil.which(t)]
-    return missing
-
-
-def containers_conf():
-    """podman on this machine kind: runc (crun trips on hybrid cgroups), and
-    no default ulimits (setting them fails here)."""
-    CACHE.mkdir(exist_ok=True)
-    conf = CACHE / "containers.conf"
-    conf.write_text("[containers]\ndefault_ulimits = []\n")
-    return {**os.environ, "CONTAINERS_CONF": str(conf)}
-
-
-def apt_mirror():
-    """The Debian mirror apt on this machine uses, for debootstrap."""
-    for path in sorted(Path("/etc/apt").rglob("*")):
-        if path.suffix not in (".sources", ".list") or not path.is_file():
-            continue
-        for line in path.read_text().splitlines():
-            m = re.match(r"URIs:\s*(\S+)", line) or re.match(r"deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+\S+", line)
-            if m and "security" not in m.group(1):
-                return m.group(1)
-    raise RuntimeError("no Debian mirror found in apt's sources")
-
-
-def ensure_images(log=print):
-    """The lab image: packaging/container/Containerfile on a Debian base made
-    here with debootstrap (no registry needed). Both are cached; the lab image
-    is rebuilt only when the kubealived binary changes."""
-    env = containers_conf()
-    if sh("podman", "image", "exists", BASE_IMAGE, check=False, env=env).returncode != 0:
-        log("building the base image with debootstrap (about a minute, once)...")
-        with tempfile.TemporaryDirectory() as rootfs:
-            sh("debootstrap", "--variant=minbase", "--include=keepalived", "bookworm", rootfs, apt_mirror())
-            tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-            subprocess.run(["podman", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, env=env, capture_output=True)
-            tar.wait()
-    digest = hashlib.sha256(binary().read_bytes()).hexdigest()
-    have = sh("podman", "image", "inspect", "--format", '{{index .Labels "kubealived.binary"}}', LAB_IMAGE, check=False, env=env)
-    if have.returncode == 0 and have.stdout.strip() == digest:
-        return LAB_IMAGE
-    log("building the kubealived lab image...")
-    with tempfile.TemporaryDirectory() as ctx:
-        shutil.copy(REPO / "packaging/container/Containerfile", Path(ctx) / "Containerfile")
-        shutil.copy(binary(), Path(ctx) / "kubealived")
-        sh("podman", "build", "--runtime", "runc", "--build-arg", f"BASE={BASE_IMAGE}",
-           "--label", f"kubealived.binary={digest}", "-t", LAB_IMAGE, ctx, env=env)
-    return LAB_IMAGE
-
-
-def guide_config(master, masters, vip, interface="eth0"):
-    """keepalived.conf of the kubeadm HA guide (ha-considerations.md): VRRPv2,
-    1 s adverts, check every 3 s with weight -2 and fall 10, MASTER 101 on
-    the first node and BACKUP 100 on the others. Its check is the same HTTPS
-    /livez probe (kubealived check-apiserver stands in for its curl script)."""
-    state, priority = ("MASTER", 101) if master == 1 else ("BACKUP", 100)
-    return f"""global_defs {{
-    router_id LVS_DEVEL
-    script_user root
-    enable_script_security
-}}
-vrrp_script check_apiserver {{
-    script "/usr/local/bin/kubealived check-apiserver --port 6443"
-    interval 3
-    weight -2
-    fall 10
-    rise 2
-}}
-vrrp_instance VI_1 {{
-    state {state}
-    interface {interface}
-    virtual_router_id 51
-    priority {priority}
-    authentication {{
-        auth_type PASS
-        auth_pass 42
-    }}
-    virtual_ipaddress {{
-        {vip}
-    }}
-    track_script {{
-        check_apiserver
-    }}
-}}
-"""
-
-
-class Holders:
-    """Who holds each VIP, from one `ip monitor address` per master: an
-    event log of (time, master, vip, held) with CLOCK_MONOTONIC times."""
-
-    def __init__(self, lab):
-        self.lab = lab
-        self.lock = threading.Lock()
-        self.held = {}  # (master, vip) -> bool
-        self.events = []  # (t, master, vip, held)
-        self.procs = []
-
-    def watch(self, master):
-        proc = subprocess.Popen(["ip", "-n", self.lab.ns(master), "monitor", "address"],
-                                stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.procs.append(proc)
-        threading.Thread(target=self._read, args=(master, proc), daemon=True).start()
-
-    def _read(self, master, proc):
-        for line in proc.stdout:
-            for vip in self.lab.vips:
-                if re.search(rf"\s{re.escape(vip)}/", line):
-                    self._record(master, vip, not line.startswith("Deleted"))
-
-    def _record(self, master, vip, held):
-        with self.lock:
-            if self.held.get((master, vip), False) != held:
-                self.held[(master, vip)] = held
-                self.events.append((time.monotonic(), master, vip, held))
-
-    def now(self, vip=VIP4):
-        with self.lock:
-            return sorted(m for (m, v), h in self.held.items() if h and v == vip)
-
-    def since(self, t0, vip=VIP4):
-        with self.lock:
-            return [e for e in self.events if e[0] >= t0 and e[2] == vip]
-
-    def spans(self, when, vip=VIP4, t0=0.0, exclude=()):
-        """Durations during which `when(number of masters holding vip)` was
-        true, for spans starting at or after t0 and outside `exclude`
-        windows; one still open counts as infinite."""
-        with self.lock:
-            events = [e for e in self.events if e[2] == vip]
-        held, start, out = set(), None, []
-
-        def keep(t):
-            return t >= t0 and not any(a <= t <= b for a, b in exclude)
-
-        for t, master, _, h in events:
-            (held.add if h else held.discard)(master)
-            if when(len(held)) and start is None:
-                start = t
-            elif not when(len(held)) and start is not None:
-                if keep(start):
-                    out.append(t - start)
-                start = None
-        if start is not None and keep(start):
-            out.append(float("inf"))
-        return out
-
-    def stop(self):
-        for p in self.procs:
-            p.kill()
-            p.wait()
-
-
-class Probe:
-    """The client, in its own namespace, connecting to VIP:6443 in a loop;
-    it also logs its neighbour entry for the VIP (`ip monitor neigh`), so a
-    gap can be put against the MAC the client was sending to."""
-
-    def __init__(self, lab, address):
-        self.address = address
-        self.proc = subprocess.Popen(["ip", "netns", "exec", lab.client, "python3", "-u", str(HERE / "probe.py"), address],
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.neigh_proc = subprocess.Popen(["ip", "-n", lab.client, "monitor", "neigh"],
-                                           stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.lock = threading.Lock()
-        self.ups, self.gaps = [], []  # gaps: (last success, next success)
-        self.changes = []  # (t, "up" or how a connection failed), each change
-        self.neighbours = []  # (t, `ip monitor neigh` line for the address)
-        self._down = None
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_neighbours, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            word, t, *rest = line.split()
-            with self.lock:
-                if word == "down":
-                    self._down = float(t)
-                    self.changes.append((float(rest[0]), rest[1]))
-                elif word == "fail":
-                    self.changes.append((float(t), rest[0]))
-                else:
-                    if self._down is not None:
-                        self.gaps.append((self._down, float(t)))
-                        self._down = None
-                        self.changes.append((float(t), "up"))
-                    self.ups.append(float(t))
-
-    def _read_neighbours(self):
-        for line in self.neigh_proc.stdout:
-            if self.address in line.split()[:2]:  # "ADDR dev ...", "delete ADDR dev ..."
-                with self.lock:
-                    self.neighbours.append((time.monotonic(), line.strip()))
-
-    def up(self):
-        with self.lock:
-            return bool(self.ups) and self._down is None
-
-    def gaps_since(self, t0):
-        return [b - a for a, b in self.gap_spans_since(t0)]
-
-    def gap_spans_since(self, t0):
-        """(last success, next success) of every gap that ended after t0."""
-        with self.lock:
-            return [(a, b) for a, b in self.gaps if b >= t0]
-
-    def log_since(self, t0):
-        """(t, what) of the client's failures and recoveries from t0 on, and
-        of its neighbour changes from the last one before t0 (the entry it
-        had)."""
-        with self.lock:
-            before = [e for e in self.neighbours if e[0] < t0][-1:]
-            return sorted(before + [e for e in self.changes + self.neighbours if e[0] >= t0])
-
-    def stop(self):
-        for proc in (self.proc, self.neigh_proc):
-            proc.kill()
-            proc.wait()
+from guide import guide_config
+from image import ensure_images
+from machine import HERE, binary, containers_conf, sh
+from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST, POD, VIP4, VIP6,
+                   addr4, addr6)
+from observe import Holders, Probe
 
 
 class Lab:
@@ -289,7 +44,7 @@ class Lab:
         self.namespaces, self.procs = [], {}
         self.keepalived, self.apiservers, self.pods = {}, {}, {}
         self.client = f"{self.prefix}-client"
-        self.holders = Holders(self)
+        self.holders = Holders(self.vips)
         self.probes = []
         self.binary = binary()
         self.env = containers_conf()
@@ -302,14 +57,6 @@ class Lab:
 
     def root(self, i):
         return self.dir / f"m{i}"
-
-    @staticmethod
-    def addr4(i):
-        return f"192.0.2.{10 + i}"
-
-    @staticmethod
-    def addr6(i):
-        return f"2001:db8::{10 + i}"
 
     def mac_names(self):
         """{MAC of a master's eth0: "mN"}, to read the client's neighbour log."""
@@ -353,8 +100,8 @@ class Lab:
         self._netns(lan)
         sh("ip", "-n", lan, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", lan, "link", "set", "br0", "up")
-        hosts = [(self.ns(i), f"p{i}", self.addr4(i), self.addr6(i)) for i in range(1, self.n + 1)]
-        hosts.append((self.client, "pc", "192.0.2.100", "2001:db8::100"))
+        hosts = [(self.ns(i), f"p{i}", addr4(i), addr6(i)) for i in range(1, self.n + 1)]
+        hosts.append((self.client, "pc", CLIENT4, CLIENT6))
         for name, port, a4, a6 in hosts:
             self._netns(name)
             sh("ip", "link", "add", "eth0", "netns", name, "type", "veth", "peer", "name", port, "netns", lan)
@@ -363,7 +110,7 @@ class Lab:
             sh("ip", "-n", name, "addr", "add", f"{a6}/64", "dev", "eth0", "nodad")
             sh("ip", "-n", name, "link", "set", "eth0", "up")
         for i in range(1, self.n + 1):
-            self.holders.watch(i)
+            self.holders.watch(i, self.ns(i))
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kube-apiserver",
            "-keyout", str(self.dir / "key.pem"), "-out", str(self.dir / "cert.pem"))
         time.sleep(0.3)  # let the monitors attach before anything happens
@@ -404,7 +151,7 @@ class Lab:
         return self.kubealived(i, *args)
 
     def conf_path(self, i):
-        return self.root(i) / "etc/kubealived/keepalived.conf"
+        return self.root(i) / KEEPALIVED_CONF
 
     # --- keepalived on the host (fast mode) ----------------------------
     def start_keepalived(self, i, install=True):
@@ -415,7 +162,7 @@ class Lab:
             self.install(i)
         # The health check runs this build at the image's path, mounted only
         # in this command's private mount namespace (ip netns exec gives one).
-        script = (f"mount -t tmpfs tmpfs /usr/local/bin && cp {self.binary} /usr/local/bin/kubealived && "
+        script = (f"mount -t tmpfs tmpfs {Path(IMAGE_BINARY).parent} && cp {self.binary} {IMAGE_BINARY} && "
                   f"exec keepalived -n -l -D --no-syslog -f {self.conf_path(i)} "
                   f"-p {self.dir}/m{i}.pid -r {self.dir}/m{i}.vrrp.pid")
         log = open(self.dir / f"m{i}.keepalived.log", "a")
@@ -451,9 +198,9 @@ class Lab:
         lines change, as a kubelet on that master would not need: the pod name
         (podman names pods after metadata.name, and all masters share this
         machine's podman) and the hostPath prefix (the master's root dir)."""
-        manifest = (self.root(i) / "etc/kubernetes/manifests/kubealived.yaml").read_text()
-        played = manifest.replace("\n  name: kubealived\n", f"\n  name: {self.pod_name(i)}\n", 1)
-        played = played.replace("      path: /etc/kubealived\n", f"      path: {self.root(i)}/etc/kubealived\n", 1)
+        manifest = (self.root(i) / MANIFEST).read_text()
+        played = manifest.replace(f"\n  name: {POD}\n", f"\n  name: {self.pod_name(i)}\n", 1)
+        played = played.replace(f"      path: {CONFIG_DIR}\n", f"      path: {self.root(i)}{CONFIG_DIR}\n", 1)
         assert played.count(self.pod_name(i)) == 1 and str(self.root(i)) in played, "manifest shape changed"
         path = self.dir / f"m{i}.played.yaml"
         path.write_text(played)
@@ -476,7 +223,7 @@ class Lab:
                 sh("ip", "-n", self.ns(i), "addr", "del", vip + prefix, "dev", "eth0", check=False)
 
     def pod_logs(self, i):
-        out = sh("podman", "logs", f"{self.pod_name(i)}-keepalived", check=False, env=self.env)
+        out = sh("podman", "logs", f"{self.pod_name(i)}-{CONTAINER}", check=False, env=self.env)
         return out.stdout + out.stderr
 
     # --- one master, whichever mode ------------------------------------
@@ -527,7 +274,7 @@ class Lab:
 
     # --- observation ---------------------------------------------------
     def probe(self, address=VIP4):
-        p = Probe(self, address)
+        p = Probe(self.client, address)
         self.probes.append(p)
         return p
 
@@ -565,11 +312,3 @@ class Lab:
                     return t - t0
             return None
         return self.wait(moved, timeout)
-
-
-def summary(values):
-    if not values:
-        return "n/a"
-    v = sorted(values)
-    p90 = v[min(len(v) - 1, int(round(0.9 * (len(v) - 1))))]
-    return f"median {statistics.median(v):.2f} s, p90 {p90:.2f} s, max {v[-1]:.2f} s (n={len(v)})"

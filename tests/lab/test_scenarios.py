@@ -14,14 +14,15 @@ import time
 
 import pytest
 
-import lab
-from lab import VIP4, VIP6, Lab
+from lab import Lab
+from machine import missing_prerequisites
+from names import MANIFEST, VIP4, VIP6
 
 TIE_BREAK = 0.1  # s: longest acceptable overlap of two holders after a failover
 
 
 def require(pod_mode=False):
-    missing = lab.missing_prerequisites(pod_mode)
+    missing = missing_prerequisites(pod_mode)
     if missing:
         msg = f"lab needs {', '.join(missing)} (run `sudo scripts/setup`, then as root)"
         if os.environ.get("CI") == "true":
@@ -123,7 +124,7 @@ def test_graceful_uninstall_hands_over_with_a_subsecond_gap():
         assert L.wait(probe.up, 5)
         out = L.kubealived(holder, "uninstall", "--root", str(L.root(holder)))
         assert "removed" in out.stdout
-        assert not (L.root(holder) / "etc/kubernetes/manifests/kubealived.yaml").exists()
+        assert not (L.root(holder) / MANIFEST).exists()
         t0 = time.monotonic()
         L.stop_pod(holder, graceful=True)
         moved = L.wait_moved(holder, t0, 10)
@@ -164,7 +165,7 @@ def test_kubeadm_reset_then_install_with_no_flags_restores_the_pod():
     with Lab(masters=1, mode="pod") as L:
         L.start_master(1)
         assert L.wait_holder(20) == 1
-        manifest = L.root(1) / "etc/kubernetes/manifests/kubealived.yaml"
+        manifest = L.root(1) / MANIFEST
         before = manifest.read_text()
         L.stop_pod(1, graceful=True)
         manifest.unlink()

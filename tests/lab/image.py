@@ -1,0 +1,50 @@
+"""The lab's container image: packaging/container/Containerfile built on a
+Debian base made here with debootstrap (no registry needed). Both are
+cached in podman's store; the lab image is rebuilt only when the kubealived
+binary changes."""
+import hashlib
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from machine import REPO, binary, containers_conf, sh
+
+BASE_IMAGE = "localhost/kubealived-base:lab"
+LAB_IMAGE = "localhost/kubealived:lab"
+
+
+def apt_mirror():
+    """The Debian mirror apt on this machine uses, for debootstrap."""
+    for path in sorted(Path("/etc/apt").rglob("*")):
+        if path.suffix not in (".sources", ".list") or not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            m = re.match(r"URIs:\s*(\S+)", line) or re.match(r"deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+\S+", line)
+            if m and "security" not in m.group(1):
+                return m.group(1)
+    raise RuntimeError("no Debian mirror found in apt's sources")
+
+
+def ensure_images(log=print):
+    """The lab image's name, built first if missing or stale."""
+    env = containers_conf()
+    if sh("podman", "image", "exists", BASE_IMAGE, check=False, env=env).returncode != 0:
+        log("building the base image with debootstrap (about a minute, once)...")
+        with tempfile.TemporaryDirectory() as rootfs:
+            sh("debootstrap", "--variant=minbase", "--include=keepalived", "bookworm", rootfs, apt_mirror())
+            tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+            subprocess.run(["podman", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, env=env, capture_output=True)
+            tar.wait()
+    digest = hashlib.sha256(binary().read_bytes()).hexdigest()
+    have = sh("podman", "image", "inspect", "--format", '{{index .Labels "kubealived.binary"}}', LAB_IMAGE, check=False, env=env)
+    if have.returncode == 0 and have.stdout.strip() == digest:
+        return LAB_IMAGE
+    log("building the kubealived lab image...")
+    with tempfile.TemporaryDirectory() as ctx:
+        shutil.copy(REPO / "packaging/container/Containerfile", Path(ctx) / "Containerfile")
+        shutil.copy(binary(), Path(ctx) / "kubealived")
+        sh("podman", "build", "--runtime", "runc", "--build-arg", f"BASE={BASE_IMAGE}",
+           "--label", f"kubealived.binary={digest}", "-t", LAB_IMAGE, ctx, env=env)
+    return LAB_IMAGE

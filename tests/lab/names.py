@@ -1,0 +1,35 @@
+"""Every name and address the lab uses, in one place.
+
+What kubealived itself writes or expects (the same names as src/paths.rs;
+the manifest and config paths are relative to `install --root`), and the
+lab's own addresses: only 192.0.2.0/24 and 2001:db8::/64, inside namespaces
+the lab made."""
+
+# kubealived's files under --root, and paths inside its image
+MANIFEST = "etc/kubernetes/manifests/kubealived.yaml"
+KEEPALIVED_CONF = "etc/kubealived/keepalived.conf"
+CONFIG_DIR = "/etc/kubealived"  # the manifest's hostPath
+IMAGE_BINARY = "/usr/local/bin/kubealived"  # where keepalived's check runs it
+POD = "kubealived"  # the manifest's metadata.name
+CONTAINER = "keepalived"  # the pod's container
+
+# the lab's addresses
+VIP4 = "192.0.2.10"
+VIP6 = "2001:db8::10"
+CLIENT4 = "192.0.2.100"
+CLIENT6 = "2001:db8::100"
+
+
+def addr4(i):
+    """Master i's IPv4 address."""
+    return f"192.0.2.{10 + i}"
+
+
+def addr6(i):
+    """Master i's IPv6 address."""
+    return f"2001:db8::{10 + i}"
+
+
+def host_prefix(vip):
+    """The VIP as keepalived adds it: a host route."""
+    return vip + ("/128" if ":" in vip else "/32")

@@ -1,0 +1,144 @@
+"""What the lab watches: who holds each VIP (`Holders`) and what a client
+on VIP:6443 sees (`Probe`). Both stamp events with CLOCK_MONOTONIC, the
+same clock in every process of the machine, so they can be put side by
+side."""
+import re
+import subprocess
+import threading
+import time
+
+from machine import HERE
+from names import VIP4
+
+
+class Holders:
+    """Who holds each VIP, from one `ip monitor address` per master: an
+    event log of (time, master, vip, held) with CLOCK_MONOTONIC times."""
+
+    def __init__(self, vips):
+        self.vips = vips
+        self.lock = threading.Lock()
+        self.held = {}  # (master, vip) -> bool
+        self.events = []  # (t, master, vip, held)
+        self.procs = []
+
+    def watch(self, master, namespace):
+        proc = subprocess.Popen(["ip", "-n", namespace, "monitor", "address"],
+                                stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.procs.append(proc)
+        threading.Thread(target=self._read, args=(master, proc), daemon=True).start()
+
+    def _read(self, master, proc):
+        for line in proc.stdout:
+            for vip in self.vips:
+                if re.search(rf"\s{re.escape(vip)}/", line):
+                    self._record(master, vip, not line.startswith("Deleted"))
+
+    def _record(self, master, vip, held):
+        with self.lock:
+            if self.held.get((master, vip), False) != held:
+                self.held[(master, vip)] = held
+                self.events.append((time.monotonic(), master, vip, held))
+
+    def now(self, vip=VIP4):
+        with self.lock:
+            return sorted(m for (m, v), h in self.held.items() if h and v == vip)
+
+    def since(self, t0, vip=VIP4):
+        with self.lock:
+            return [e for e in self.events if e[0] >= t0 and e[2] == vip]
+
+    def spans(self, when, vip=VIP4, t0=0.0, exclude=()):
+        """Durations during which `when(number of masters holding vip)` was
+        true, for spans starting at or after t0 and outside `exclude`
+        windows; one still open counts as infinite."""
+        with self.lock:
+            events = [e for e in self.events if e[2] == vip]
+        held, start, out = set(), None, []
+
+        def keep(t):
+            return t >= t0 and not any(a <= t <= b for a, b in exclude)
+
+        for t, master, _, h in events:
+            (held.add if h else held.discard)(master)
+            if when(len(held)) and start is None:
+                start = t
+            elif not when(len(held)) and start is not None:
+                if keep(start):
+                    out.append(t - start)
+                start = None
+        if start is not None and keep(start):
+            out.append(float("inf"))
+        return out
+
+    def stop(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+class Probe:
+    """The client, in its own namespace, connecting to VIP:6443 in a loop;
+    it also logs its neighbour entry for the VIP (`ip monitor neigh`), so a
+    gap can be put against the MAC the client was sending to."""
+
+    def __init__(self, namespace, address):
+        self.address = address
+        self.proc = subprocess.Popen(["ip", "netns", "exec", namespace, "python3", "-u", str(HERE / "probe.py"), address],
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.neigh_proc = subprocess.Popen(["ip", "-n", namespace, "monitor", "neigh"],
+                                           stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.lock = threading.Lock()
+        self.ups, self.gaps = [], []  # gaps: (last success, next success)
+        self.changes = []  # (t, "up" or how a connection failed), each change
+        self.neighbours = []  # (t, `ip monitor neigh` line for the address)
+        self._down = None
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_neighbours, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            word, t, *rest = line.split()
+            with self.lock:
+                if word == "down":
+                    self._down = float(t)
+                    self.changes.append((float(rest[0]), rest[1]))
+                elif word == "fail":
+                    self.changes.append((float(t), rest[0]))
+                else:
+                    if self._down is not None:
+                        self.gaps.append((self._down, float(t)))
+                        self._down = None
+                        self.changes.append((float(t), "up"))
+                    self.ups.append(float(t))
+
+    def _read_neighbours(self):
+        for line in self.neigh_proc.stdout:
+            if self.address in line.split()[:2]:  # "ADDR dev ...", "delete ADDR dev ..."
+                with self.lock:
+                    self.neighbours.append((time.monotonic(), line.strip()))
+
+    def up(self):
+        with self.lock:
+            return bool(self.ups) and self._down is None
+
+    def gaps_since(self, t0):
+        return [b - a for a, b in self.gap_spans_since(t0)]
+
+    def gap_spans_since(self, t0):
+        """(last success, next success) of every gap that ended after t0."""
+        with self.lock:
+            return [(a, b) for a, b in self.gaps if b >= t0]
+
+    def log_since(self, t0):
+        """(t, what) of the client's failures and recoveries from t0 on, and
+        of its neighbour changes from the last one before t0 (the entry it
+        had)."""
+        with self.lock:
+            before = [e for e in self.neighbours if e[0] < t0][-1:]
+            return sorted(before + [e for e in self.changes + self.neighbours if e[0] >= t0])
+
+    def stop(self):
+        for proc in (self.proc, self.neigh_proc):
+            proc.kill()
+            proc.wait()

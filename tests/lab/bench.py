@@ -40,16 +40,6 @@ def settle(L, seconds):
     return L.wait_holder(30)
 
 
-def start(L, rise_wait):
-    for i in range(1, L.n + 1):
-        L.start_apiserver(i)
-    L.start_master(1)
-    assert L.wait_holder(15) == 1, "master1 did not take the VIP"
-    for i in range(2, L.n + 1):
-        L.start_master(i)
-    settle(L, rise_wait)
-
-
 def hard_loss(L, trials, rise_wait, probe):
     gaps = []
     for _ in range(trials):
@@ -102,9 +92,8 @@ def profile(name, trials, guide=False, install_args=()):
     rise_wait = 8 if guide else 3  # the checks' rise: 2 x 3 s (guide), 2 x 1 s (kubealived)
     out(f"\n--- {name}: 3 masters, {trials} trials each")
     with Lab(masters=3, mode="host", guide=guide, install_args=install_args, log=out) as L:
-        start(L, rise_wait)
+        L.start_cluster(rise_wait)
         probe = L.probe()
-        assert L.wait(probe.up, 10)
         hl = hard_loss(L, trials, rise_wait, probe)
         out(f"hard loss, client gap:        {summary(hl)}")
         ad, flaps = apiserver_death(L, trials, rise_wait)
@@ -119,7 +108,7 @@ class Stress:
 
     def __init__(self, L, per_master):
         self.procs = [subprocess.Popen(["ip", "netns", "exec", L.ns(i), "python3", "-c", "while True: pass"])
-                      for i in range(1, L.n + 1) for _ in range(per_master)]
+                      for i in L.masters for _ in range(per_master)]
 
     def stop(self):
         for p in self.procs:
@@ -131,9 +120,8 @@ def soak(advert, seconds, per_master, trials):
     args = [] if advert is None else ["--advert-interval", str(advert)]
     label = "default" if advert is None else f"{advert} s"
     with Lab(masters=3, mode="host", install_args=args, log=out) as L:
-        start(L, 3)
+        L.start_cluster()
         probe = L.probe()
-        assert L.wait(probe.up, 10)
         stress = Stress(L, per_master)
         try:
             time.sleep(2)
@@ -177,9 +165,8 @@ def main():
     out("\n--- hard loss by cluster size (kubealived defaults)")
     for n in args.sizes:
         with Lab(masters=n, mode="host", log=out) as L:
-            start(L, 3)
+            L.start_cluster()
             probe = L.probe()
-            assert L.wait(probe.up, 10)
             gaps = hard_loss(L, max(3, args.trials // 2), 3, probe)
         out(f"{n} masters: {summary(gaps)}")
 

@@ -52,6 +52,11 @@ class Lab:
         self._closed = False
 
     # --- names and addresses -------------------------------------------
+    @property
+    def masters(self):
+        """The masters' numbers, 1 to n."""
+        return range(1, self.n + 1)
+
     def ns(self, i):
         return f"{self.prefix}-m{i}"
 
@@ -61,7 +66,7 @@ class Lab:
     def mac_names(self):
         """{MAC of a master's eth0: "mN"}, to read the client's neighbour log."""
         names = {}
-        for i in range(1, self.n + 1):
+        for i in self.masters:
             link = json.loads(sh("ip", "-j", "-n", self.ns(i), "link", "show", "eth0").stdout)
             names[link[0]["address"]] = f"m{i}"
         return names
@@ -100,7 +105,7 @@ class Lab:
         self._netns(lan)
         sh("ip", "-n", lan, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", lan, "link", "set", "br0", "up")
-        hosts = [(self.ns(i), f"p{i}", addr4(i), addr6(i)) for i in range(1, self.n + 1)]
+        hosts = [(self.ns(i), f"p{i}", addr4(i), addr6(i)) for i in self.masters]
         hosts.append((self.client, "pc", CLIENT4, CLIENT6))
         for name, port, a4, a6 in hosts:
             self._netns(name)
@@ -109,7 +114,7 @@ class Lab:
             sh("ip", "-n", name, "addr", "add", f"{a4}/24", "dev", "eth0")
             sh("ip", "-n", name, "addr", "add", f"{a6}/64", "dev", "eth0", "nodad")
             sh("ip", "-n", name, "link", "set", "eth0", "up")
-        for i in range(1, self.n + 1):
+        for i in self.masters:
             self.holders.watch(i, self.ns(i))
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kube-apiserver",
            "-keyout", str(self.dir / "key.pem"), "-out", str(self.dir / "cert.pem"))
@@ -226,7 +231,25 @@ class Lab:
         out = sh("podman", "logs", f"{self.pod_name(i)}-{CONTAINER}", check=False, env=self.env)
         return out.stdout + out.stderr
 
-    # --- one master, whichever mode ------------------------------------
+    # --- the cluster, and one master, whichever mode -------------------
+    def start_cluster(self, rise_wait=3, timeout=10):
+        """Every master with its stand-in apiserver, as kubeadm brings them
+        up: master1 alone until it holds the VIP, then the others join; then
+        `rise_wait` s for their checks to pass (rise 2 x the check
+        interval). Returns the single holder after that."""
+        for i in self.masters:
+            self.start_apiserver(i)
+        self.start_master(1)
+        if self.wait_holder(timeout) != 1:
+            raise RuntimeError(f"master1 did not take the VIP alone within {timeout} s: holders {self.holders.now()}")
+        for i in self.masters[1:]:
+            self.start_master(i)
+        time.sleep(rise_wait)
+        holder = self.wait_holder(30)
+        if holder is None:
+            raise RuntimeError(f"no single holder {rise_wait} s after the others joined: {self.holders.now()}")
+        return holder
+
     def start_master(self, i, install=True):
         (self.start_pod if self.mode == "pod" else self.start_keepalived)(i, install=install)
 
@@ -273,9 +296,12 @@ class Lab:
         sh("ip", "-n", self.lan, "link", "del", "br1")
 
     # --- observation ---------------------------------------------------
-    def probe(self, address=VIP4):
+    def probe(self, address=VIP4, timeout=10):
+        """The client on address:6443, once its first connection succeeded."""
         p = Probe(self.client, address)
         self.probes.append(p)
+        if not self.wait(p.up, timeout):
+            raise RuntimeError(f"the client got no answer from {address}:6443 within {timeout} s")
         return p
 
     def wait(self, cond, timeout, step=0.02):

@@ -88,13 +88,8 @@ def test_chaos_rounds():
     rng = random.Random(seed)
     counts, gaps, absent, slow, doubles, while_dead, worst_settle = {}, [], [], [], [], [], 0.0
     with Lab(masters=3, mode="host") as L:
-        for i in (1, 2, 3):
-            L.start_apiserver(i)
-            L.start_master(i)
-        assert L.wait_holder(15)
-        time.sleep(3)
+        L.start_cluster()
         probe = L.probe()
-        assert L.wait(probe.up, 10)
         for n in range(rounds):
             holder = L.wait_holder(10)
             assert holder, f"round {n}: no single holder before the fault: {L.holders.now()}"

@@ -79,24 +79,13 @@ def test_bootstrap_join_apiserver_failure_and_no_flap():
         assert_single_holder(L)
 
 
-def start_cluster(L, healthy=True):
-    for i in range(1, L.n + 1):
-        L.start_apiserver(i, healthy)
-    L.start_master(1)
-    assert L.wait_holder(10) == 1
-    for i in range(2, L.n + 1):
-        L.start_master(i)
-    time.sleep(3)  # checks pass (rise 2)
-
-
 def test_hard_loss_of_the_holder_and_its_return():
     """Scenario 5: the holder's bridge port goes down; the VIP moves; when it
     comes back there is exactly one holder."""
     require()
     with Lab(masters=3, mode="host") as L:
-        start_cluster(L)
-        probe = L.probe()
-        assert L.wait(probe.up, 5)
+        L.start_cluster()
+        probe = L.probe(timeout=5)
         t0 = time.monotonic()
         L.link(1, False)
         moved = L.wait_moved(1, t0, 10)
@@ -118,10 +107,9 @@ def test_graceful_uninstall_hands_over_with_a_subsecond_gap():
     (what kubelet does when the manifest goes): the VIP moves at once."""
     require(pod_mode=True)
     with Lab(masters=3, mode="pod") as L:
-        start_cluster(L)
+        L.start_cluster()
         holder = L.wait_holder(5)
-        probe = L.probe()
-        assert L.wait(probe.up, 5)
+        probe = L.probe(timeout=5)
         out = L.kubealived(holder, "uninstall", "--root", str(L.root(holder)))
         assert "removed" in out.stdout
         assert not (L.root(holder) / MANIFEST).exists()
@@ -140,7 +128,7 @@ def test_partition_and_heal():
     holder within 2 s of the heal."""
     require()
     with Lab(masters=3, mode="host") as L:
-        start_cluster(L)
+        L.start_cluster()
         holder = L.wait_holder(5)
         side_a = [holder]
         t_cut = time.monotonic()
@@ -180,10 +168,9 @@ def test_dual_stack_vips_move_together():
     """Scenario 9: an IPv4 and an IPv6 VIP always sit on the same master."""
     require()
     with Lab(masters=3, mode="host", dual_stack=True) as L:
-        start_cluster(L)
+        L.start_cluster()
         assert L.wait_holder(5, VIP6) == L.wait_holder(5, VIP4) == 1
         probe6 = L.probe(VIP6)
-        assert L.wait(probe6.up, 10)
         t0 = time.monotonic()
         L.set_healthy(1, False)
         assert L.wait_moved(1, t0, 10, VIP4) is not None

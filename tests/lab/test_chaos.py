@@ -18,8 +18,7 @@ import random
 import signal
 import time
 
-from lab import Lab
-from test_scenarios import TIE_BREAK, overlaps, require
+from conftest import TIE_BREAK, overlaps
 
 FAILOVER_TARGET = 1.0  # s, hard loss (README, Performance)
 ADVERT = 0.3  # s, the default advert interval
@@ -81,78 +80,77 @@ def client_log(L, probe, t0):
     return "\n".join(lines) or "  (nothing)"
 
 
-def test_chaos_rounds():
-    require()
+def test_chaos_rounds(new_lab):
     rounds = int(os.environ.get("KUBEALIVED_CHAOS_ROUNDS", "100"))
     seed = int(os.environ.get("KUBEALIVED_CHAOS_SEED", str(int(time.time()))))
     rng = random.Random(seed)
     counts, gaps, absent, slow, doubles, while_dead, worst_settle = {}, [], [], [], [], [], 0.0
-    with Lab(masters=3, mode="host") as L:
-        L.start_cluster()
-        probe = L.probe()
-        for n in range(rounds):
-            holder = L.wait_holder(10)
-            assert holder, f"round {n}: no single holder before the fault: {L.holders.now()}"
-            fault = rng.choice(["link", "partition", "kill", "apiserver", "flap", "other-link"])
-            counts[fault] = counts.get(fault, 0) + 1
-            t0, wall0 = time.monotonic(), time.time()
-            if fault == "link":  # the holder vanishes, then returns
-                L.link(holder, False)
-                time.sleep(rng.uniform(0.5, 3))
-                L.link(holder, True)
-            elif fault == "other-link":  # a backup vanishes, then returns
-                other = rng.choice([i for i in (1, 2, 3) if i != holder])
-                L.link(other, False)
-                time.sleep(rng.uniform(0.5, 3))
-                L.link(other, True)
-            elif fault == "partition":
-                side = rng.sample([1, 2, 3], rng.choice([1, 2]))
-                L.partition(side)
-                time.sleep(rng.uniform(0.5, 3))
-                L.heal(side)
-            elif fault == "kill":
-                victim = rng.choice([holder, holder, rng.choice((1, 2, 3))])
-                old_pid = kill_vrrp_child(L, victim)
-                time.sleep(rng.uniform(0.5, 2))
-                wait_respawned(L, victim, old_pid)
-            elif fault == "apiserver":  # the holder's apiserver fails, then recovers
-                L.set_healthy(holder, False)
-                time.sleep(rng.uniform(2.5, 4))
-                L.set_healthy(holder, True)
-            else:  # "flap": an apiserver flaps fast, faster than fall/rise
-                target = rng.choice((1, 2, 3))
-                for _ in range(rng.randint(2, 6)):
-                    L.set_healthy(target, False)
-                    time.sleep(rng.uniform(0.1, 0.9))
-                    L.set_healthy(target, True)
-                    time.sleep(rng.uniform(0.1, 0.9))
-            t_heal = time.monotonic()
-            settled = L.wait(lambda: len(L.holders.now()) == 1, 10)
-            assert settled, f"round {n} ({fault}): {L.holders.now()} holders 10 s after heal"
-            settle = time.monotonic() - t_heal
-            assert settle <= HEAL_LIMIT, f"round {n} ({fault}): {settle:.2f} s to a single holder after heal"
-            worst_settle = max(worst_settle, settle)
-            L.wait(probe.up, 10)
-            time.sleep(2.5)  # let the checks rise again before the next fault
-            round_gaps = probe.gap_spans_since(t0)
-            gaps += [b - a for a, b in round_gaps]
-            absent += [(n, fault, round(a, 2)) for a in L.holders.spans(lambda held: held == 0, t0=t0)]
-            for a, b in round_gaps:
-                g = b - a
-                if g > MAX_ABSENT:
-                    slow.append((n, fault, round(g, 2), [(round(t - t0, 2), m, h) for t, m, _, h in L.holders.since(t0)]))
-                    # Times from the fault's start, so the gap can be put
-                    # against the fault, its heal and keepalived's log.
-                    print(f"round {n} ({fault}): client gap {g:.2f} s, from {a - t0:+.2f} s to {b - t0:+.2f} s; "
-                          f"healed at {t_heal - t0:+.2f} s; the client's failures and neighbour entry:\n"
-                          f"{client_log(L, probe, t0)}\nkeepalived said (fault at {time.ctime(wall0)}):\n"
-                          f"{keepalived_log(L, wall0)}")
-            # Two holders longer than the tie-break, outside the faults that
-            # cut a master off (a partition, a link down, a dead VRRP process).
-            during = [(t0, t_heal + HEAL_LIMIT)] if fault in ("partition", "link", "other-link", "kill") else []
-            doubles += [(n, fault, round(d, 3)) for d in overlaps(L.holders, t0=t0, exclude=during) if d > TIE_BREAK]
-            if fault == "kill":
-                while_dead += [round(d, 3) for d in overlaps(L.holders, t0=t0) if d > TIE_BREAK]
+    L = new_lab(masters=3, mode="host")
+    L.start_cluster()
+    probe = L.probe()
+    for n in range(rounds):
+        holder = L.wait_holder(10)
+        assert holder, f"round {n}: no single holder before the fault: {L.holders.now()}"
+        fault = rng.choice(["link", "partition", "kill", "apiserver", "flap", "other-link"])
+        counts[fault] = counts.get(fault, 0) + 1
+        t0, wall0 = time.monotonic(), time.time()
+        if fault == "link":  # the holder vanishes, then returns
+            L.link(holder, False)
+            time.sleep(rng.uniform(0.5, 3))
+            L.link(holder, True)
+        elif fault == "other-link":  # a backup vanishes, then returns
+            other = rng.choice([i for i in (1, 2, 3) if i != holder])
+            L.link(other, False)
+            time.sleep(rng.uniform(0.5, 3))
+            L.link(other, True)
+        elif fault == "partition":
+            side = rng.sample([1, 2, 3], rng.choice([1, 2]))
+            L.partition(side)
+            time.sleep(rng.uniform(0.5, 3))
+            L.heal(side)
+        elif fault == "kill":
+            victim = rng.choice([holder, holder, rng.choice((1, 2, 3))])
+            old_pid = kill_vrrp_child(L, victim)
+            time.sleep(rng.uniform(0.5, 2))
+            wait_respawned(L, victim, old_pid)
+        elif fault == "apiserver":  # the holder's apiserver fails, then recovers
+            L.set_healthy(holder, False)
+            time.sleep(rng.uniform(2.5, 4))
+            L.set_healthy(holder, True)
+        else:  # "flap": an apiserver flaps fast, faster than fall/rise
+            target = rng.choice((1, 2, 3))
+            for _ in range(rng.randint(2, 6)):
+                L.set_healthy(target, False)
+                time.sleep(rng.uniform(0.1, 0.9))
+                L.set_healthy(target, True)
+                time.sleep(rng.uniform(0.1, 0.9))
+        t_heal = time.monotonic()
+        settled = L.wait(lambda: len(L.holders.now()) == 1, 10)
+        assert settled, f"round {n} ({fault}): {L.holders.now()} holders 10 s after heal"
+        settle = time.monotonic() - t_heal
+        assert settle <= HEAL_LIMIT, f"round {n} ({fault}): {settle:.2f} s to a single holder after heal"
+        worst_settle = max(worst_settle, settle)
+        L.wait(probe.up, 10)
+        time.sleep(2.5)  # let the checks rise again before the next fault
+        round_gaps = probe.gap_spans_since(t0)
+        gaps += [b - a for a, b in round_gaps]
+        absent += [(n, fault, round(a, 2)) for a in L.holders.spans(lambda held: held == 0, t0=t0)]
+        for a, b in round_gaps:
+            g = b - a
+            if g > MAX_ABSENT:
+                slow.append((n, fault, round(g, 2), [(round(t - t0, 2), m, h) for t, m, _, h in L.holders.since(t0)]))
+                # Times from the fault's start, so the gap can be put
+                # against the fault, its heal and keepalived's log.
+                print(f"round {n} ({fault}): client gap {g:.2f} s, from {a - t0:+.2f} s to {b - t0:+.2f} s; "
+                      f"healed at {t_heal - t0:+.2f} s; the client's failures and neighbour entry:\n"
+                      f"{client_log(L, probe, t0)}\nkeepalived said (fault at {time.ctime(wall0)}):\n"
+                      f"{keepalived_log(L, wall0)}")
+        # Two holders longer than the tie-break, outside the faults that
+        # cut a master off (a partition, a link down, a dead VRRP process).
+        during = [(t0, t_heal + HEAL_LIMIT)] if fault in ("partition", "link", "other-link", "kill") else []
+        doubles += [(n, fault, round(d, 3)) for d in overlaps(L.holders, t0=t0, exclude=during) if d > TIE_BREAK]
+        if fault == "kill":
+            while_dead += [round(d, 3) for d in overlaps(L.holders, t0=t0) if d > TIE_BREAK]
     max_gap = max(gaps, default=0.0)
     max_absent = max((a for *_, a in absent), default=0.0)
     print(f"\nchaos: {rounds} rounds (seed {seed}), faults {dict(sorted(counts.items()))}, "

@@ -2,181 +2,145 @@
 with podman (pod mode) or host keepalived on the rendered config (host
 mode), masters as network namespaces. Run as root: `python3 -m pytest -v
 tests/lab`. Without root or the tools they skip loudly; with CI=true a skip
-is a failure.
-
-Two holders at once: when the holder vanishes, the remaining backups have
-equal priority and time out together, so VRRP briefly has two masters until
-the higher address wins (RFC 5798 6.4.3). The tests allow that tie-break
-window (TIE_BREAK) and fail on anything longer.
+is a failure. Two holders for up to TIE_BREAK are allowed (conftest.py).
 """
-import os
 import time
 
-import pytest
-
-from lab import Lab
-from machine import missing_prerequisites
+from conftest import assert_single_holder
 from names import MANIFEST, VIP4, VIP6
 
-TIE_BREAK = 0.1  # s: longest acceptable overlap of two holders after a failover
 
-
-def require(pod_mode=False):
-    missing = missing_prerequisites(pod_mode)
-    if missing:
-        msg = f"lab needs {', '.join(missing)} (run `sudo scripts/setup`, then as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"SKIP is a failure under CI=true: {msg}")
-        pytest.skip(msg)
-
-
-def overlaps(holders, vip=VIP4, t0=0.0, exclude=()):
-    """Durations during which two or more masters held the VIP."""
-    return holders.spans(lambda held: held >= 2, vip, t0, exclude)
-
-
-def assert_single_holder(L, vip=VIP4, exclude=()):
-    long = [d for d in overlaps(L.holders, vip, exclude=exclude) if d > TIE_BREAK]
-    assert not long, f"two masters held {vip} for {long} s (events: {L.holders.events})"
-
-
-def test_bootstrap_join_apiserver_failure_and_no_flap():
+def test_bootstrap_join_apiserver_failure_and_no_flap(new_lab):
     """Scenarios 1-4 with the real static pod: bootstrap alone, joins that
     never steal the VIP, apiserver failure moves it, recovery does not move it back."""
-    require(pod_mode=True)
-    with Lab(masters=3, mode="pod") as L:
-        # 1. master1 alone, no apiserver yet: it takes the VIP anyway.
-        L.start_master(1)
-        assert L.wait_holder(20) == 1, L.pod_logs(1)
-        # 2. Its apiserver comes up; master2 and master3 join with theirs down.
-        L.start_apiserver(1)
-        t_join = time.monotonic()
-        L.start_master(2)
-        L.start_master(3)
-        time.sleep(6)
-        assert [e for e in L.holders.since(t_join) if e[1] != 1] == [], "a joining master took the VIP"
-        assert L.holders.now() == [1]
-        # 3. All apiservers up; the holder's becomes unhealthy: the VIP moves.
-        L.start_apiserver(2)
-        L.start_apiserver(3)
-        time.sleep(3)  # rise 2 x 1 s
-        t_fail = time.monotonic()
-        L.set_healthy(1, False)
-        moved = L.wait_moved(1, t_fail, 10)
-        assert moved is not None, L.pod_logs(1)
-        new = L.wait_holder(5)
-        assert new in (2, 3)
-        print(f"apiserver failure -> VIP moved after {moved:.2f} s (real static pods)")
-        # keepalived in the pod ran its check cleanly (no capability missing).
-        for i in (1, 2, 3):
-            bad = [l for l in L.pod_logs(i).splitlines() if "Couldn't" in l or "WARNING" in l or "rror" in l]
-            assert not bad, f"master{i}'s keepalived complained:\n" + "\n".join(bad)
-        # 4. It recovers: the VIP stays where it is for 30 s.
-        L.set_healthy(1, True)
-        t_rec = time.monotonic()
-        time.sleep(30)
-        assert L.holders.since(t_rec) == [], f"the VIP moved after recovery: {L.holders.since(t_rec)}"
-        assert_single_holder(L)
+    L = new_lab(masters=3, mode="pod")
+    # 1. master1 alone, no apiserver yet: it takes the VIP anyway.
+    L.start_master(1)
+    assert L.wait_holder(20) == 1, L.pod_logs(1)
+    # 2. Its apiserver comes up; master2 and master3 join with theirs down.
+    L.start_apiserver(1)
+    t_join = time.monotonic()
+    L.start_master(2)
+    L.start_master(3)
+    time.sleep(6)
+    assert [e for e in L.holders.since(t_join) if e[1] != 1] == [], "a joining master took the VIP"
+    assert L.holders.now() == [1]
+    # 3. All apiservers up; the holder's becomes unhealthy: the VIP moves.
+    L.start_apiserver(2)
+    L.start_apiserver(3)
+    time.sleep(3)  # rise 2 x 1 s
+    t_fail = time.monotonic()
+    L.set_healthy(1, False)
+    moved = L.wait_moved(1, t_fail, 10)
+    assert moved is not None, L.pod_logs(1)
+    new = L.wait_holder(5)
+    assert new in (2, 3)
+    print(f"apiserver failure -> VIP moved after {moved:.2f} s (real static pods)")
+    # keepalived in the pod ran its check cleanly (no capability missing).
+    for i in (1, 2, 3):
+        bad = [l for l in L.pod_logs(i).splitlines() if "Couldn't" in l or "WARNING" in l or "rror" in l]
+        assert not bad, f"master{i}'s keepalived complained:\n" + "\n".join(bad)
+    # 4. It recovers: the VIP stays where it is for 30 s.
+    L.set_healthy(1, True)
+    t_rec = time.monotonic()
+    time.sleep(30)
+    assert L.holders.since(t_rec) == [], f"the VIP moved after recovery: {L.holders.since(t_rec)}"
+    assert_single_holder(L)
 
 
-def test_hard_loss_of_the_holder_and_its_return():
+def test_hard_loss_of_the_holder_and_its_return(new_lab):
     """Scenario 5: the holder's bridge port goes down; the VIP moves; when it
     comes back there is exactly one holder."""
-    require()
-    with Lab(masters=3, mode="host") as L:
-        L.start_cluster()
-        probe = L.probe(timeout=5)
-        t0 = time.monotonic()
-        L.link(1, False)
-        moved = L.wait_moved(1, t0, 10)
-        assert moved is not None
-        gap = L.client_gap(probe, t0)
-        print(f"hard loss -> VIP moved after {moved:.2f} s, client gap {gap:.2f} s")
-        assert gap < 3.0
-        L.link(1, True)
-        # The returning master still believes it is MASTER; VRRP settles on one.
-        t_back = time.monotonic()
-        assert L.wait(lambda: len(L.holders.now()) == 1 and time.monotonic() - t_back > 2, 10)
-        assert len(L.holders.now()) == 1
-        # While master1 was cut off it held the VIP alone on its side: exclude that.
-        assert_single_holder(L, exclude=[(t0, t_back + 2)])
+    L = new_lab(masters=3, mode="host")
+    L.start_cluster()
+    probe = L.probe(timeout=5)
+    t0 = time.monotonic()
+    L.link(1, False)
+    moved = L.wait_moved(1, t0, 10)
+    assert moved is not None
+    gap = L.client_gap(probe, t0)
+    print(f"hard loss -> VIP moved after {moved:.2f} s, client gap {gap:.2f} s")
+    assert gap < 3.0
+    L.link(1, True)
+    # The returning master still believes it is MASTER; VRRP settles on one.
+    t_back = time.monotonic()
+    assert L.wait(lambda: len(L.holders.now()) == 1 and time.monotonic() - t_back > 2, 10)
+    assert len(L.holders.now()) == 1
+    # While master1 was cut off it held the VIP alone on its side: exclude that.
+    assert_single_holder(L, exclude=[(t0, t_back + 2)])
 
 
-def test_graceful_uninstall_hands_over_with_a_subsecond_gap():
+def test_graceful_uninstall_hands_over_with_a_subsecond_gap(new_lab):
     """Scenario 6: `kubealived uninstall` on the holder, then the pod stops
     (what kubelet does when the manifest goes): the VIP moves at once."""
-    require(pod_mode=True)
-    with Lab(masters=3, mode="pod") as L:
-        L.start_cluster()
-        holder = L.wait_holder(5)
-        probe = L.probe(timeout=5)
-        out = L.kubealived(holder, "uninstall", "--root", str(L.root(holder)))
-        assert "removed" in out.stdout
-        assert not (L.root(holder) / MANIFEST).exists()
-        t0 = time.monotonic()
-        L.stop_pod(holder, graceful=True)
-        moved = L.wait_moved(holder, t0, 10)
-        assert moved is not None
-        gap = L.client_gap(probe, t0)
-        print(f"graceful stop -> VIP moved after {moved:.2f} s, client gap {gap:.3f} s")
-        assert gap < 1.0
-        assert_single_holder(L)
+    L = new_lab(masters=3, mode="pod")
+    L.start_cluster()
+    holder = L.wait_holder(5)
+    probe = L.probe(timeout=5)
+    out = L.kubealived(holder, "uninstall", "--root", str(L.root(holder)))
+    assert "removed" in out.stdout
+    assert not (L.root(holder) / MANIFEST).exists()
+    t0 = time.monotonic()
+    L.stop_pod(holder, graceful=True)
+    moved = L.wait_moved(holder, t0, 10)
+    assert moved is not None
+    gap = L.client_gap(probe, t0)
+    print(f"graceful stop -> VIP moved after {moved:.2f} s, client gap {gap:.3f} s")
+    assert gap < 1.0
+    assert_single_holder(L)
 
 
-def test_partition_and_heal():
+def test_partition_and_heal(new_lab):
     """Scenario 7: split the LAN into {1} and {2, 3}, then heal: exactly one
     holder within 2 s of the heal."""
-    require()
-    with Lab(masters=3, mode="host") as L:
-        L.start_cluster()
-        holder = L.wait_holder(5)
-        side_a = [holder]
-        t_cut = time.monotonic()
-        L.partition(side_a)
-        assert L.wait(lambda: len(L.holders.now()) == 2, 10), "the other side did not elect a master"
-        time.sleep(2)
-        L.heal(side_a)
-        t_heal = time.monotonic()
-        settled = L.wait(lambda: len(L.holders.now()) == 1, 2)
-        assert settled, f"still {L.holders.now()} holders 2 s after heal"
-        print(f"heal -> single holder after {time.monotonic() - t_heal:.2f} s")
-        time.sleep(3)
-        assert len(L.holders.now()) == 1
-        assert_single_holder(L, exclude=[(t_cut, t_heal + 2)])
+    L = new_lab(masters=3, mode="host")
+    L.start_cluster()
+    holder = L.wait_holder(5)
+    side_a = [holder]
+    t_cut = time.monotonic()
+    L.partition(side_a)
+    assert L.wait(lambda: len(L.holders.now()) == 2, 10), "the other side did not elect a master"
+    time.sleep(2)
+    L.heal(side_a)
+    t_heal = time.monotonic()
+    settled = L.wait(lambda: len(L.holders.now()) == 1, 2)
+    assert settled, f"still {L.holders.now()} holders 2 s after heal"
+    print(f"heal -> single holder after {time.monotonic() - t_heal:.2f} s")
+    time.sleep(3)
+    assert len(L.holders.now()) == 1
+    assert_single_holder(L, exclude=[(t_cut, t_heal + 2)])
 
 
-def test_kubeadm_reset_then_install_with_no_flags_restores_the_pod():
+def test_kubeadm_reset_then_install_with_no_flags_restores_the_pod(new_lab):
     """Scenario 8: the manifests directory is emptied (kubeadm reset);
     `kubealived install` alone re-applies the saved settings; the pod comes
     back and holds the VIP."""
-    require(pod_mode=True)
-    with Lab(masters=1, mode="pod") as L:
-        L.start_master(1)
-        assert L.wait_holder(20) == 1
-        manifest = L.root(1) / MANIFEST
-        before = manifest.read_text()
-        L.stop_pod(1, graceful=True)
-        manifest.unlink()
-        assert L.wait(lambda: L.holders.now() == [], 5)
-        L.install(1, reapply=True)
-        assert manifest.read_text() == before
-        L.play_manifest(1)
-        assert L.wait_holder(20) == 1
+    L = new_lab(masters=1, mode="pod")
+    L.start_master(1)
+    assert L.wait_holder(20) == 1
+    manifest = L.root(1) / MANIFEST
+    before = manifest.read_text()
+    L.stop_pod(1, graceful=True)
+    manifest.unlink()
+    assert L.wait(lambda: L.holders.now() == [], 5)
+    L.install(1, reapply=True)
+    assert manifest.read_text() == before
+    L.play_manifest(1)
+    assert L.wait_holder(20) == 1
 
 
-def test_dual_stack_vips_move_together():
+def test_dual_stack_vips_move_together(new_lab):
     """Scenario 9: an IPv4 and an IPv6 VIP always sit on the same master."""
-    require()
-    with Lab(masters=3, mode="host", dual_stack=True) as L:
-        L.start_cluster()
-        assert L.wait_holder(5, VIP6) == L.wait_holder(5, VIP4) == 1
-        probe6 = L.probe(VIP6)
-        t0 = time.monotonic()
-        L.set_healthy(1, False)
-        assert L.wait_moved(1, t0, 10, VIP4) is not None
-        assert L.wait_moved(1, t0, 10, VIP6) is not None
-        time.sleep(1)
-        assert L.holders.now(VIP4) == L.holders.now(VIP6) and len(L.holders.now(VIP6)) == 1
-        assert L.wait(probe6.up, 5)
-        for vip in (VIP4, VIP6):
-            assert_single_holder(L, vip)
+    L = new_lab(masters=3, mode="host", dual_stack=True)
+    L.start_cluster()
+    assert L.wait_holder(5, VIP6) == L.wait_holder(5, VIP4) == 1
+    probe6 = L.probe(VIP6)
+    t0 = time.monotonic()
+    L.set_healthy(1, False)
+    assert L.wait_moved(1, t0, 10, VIP4) is not None
+    assert L.wait_moved(1, t0, 10, VIP6) is not None
+    time.sleep(1)
+    assert L.holders.now(VIP4) == L.holders.now(VIP6) and len(L.holders.now(VIP6)) == 1
+    assert L.wait(probe6.up, 5)
+    for vip in (VIP4, VIP6):
+        assert_single_holder(L, vip)

@@ -107,8 +107,7 @@ class Stress:
     """Busy loops inside every master namespace, stopped by their own pids."""
 
     def __init__(self, L, per_master):
-        self.procs = [subprocess.Popen(["ip", "netns", "exec", L.ns(i), "python3", "-c", "while True: pass"])
-                      for i in L.masters for _ in range(per_master)]
+        self.procs = [L.spawn(i, "python3", "-c", "while True: pass") for i in L.masters for _ in range(per_master)]
 
     def stop(self):
         for p in self.procs:

@@ -40,8 +40,8 @@ class Lab:
         self.install_args = list(install_args)
         self.prefix = f"kal{os.getpid()}"
         self.vips = [VIP4, VIP6] if dual_stack else [VIP4]
-        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
-        self.namespaces, self.procs = [], {}
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+        self.namespaces, self.procs = [], []
         self.keepalived, self.apiservers, self.pods = {}, {}, {}
         self.client = f"{self.prefix}-client"
         self.holders = Holders(self.vips)
@@ -60,8 +60,9 @@ class Lab:
     def ns(self, i):
         return f"{self.prefix}-m{i}"
 
-    def root(self, i):
-        return self.dir / f"m{i}"
+    def _root(self, i):
+        """Master i's `install --root`: its /etc and the rest."""
+        return self._dir / f"m{i}"
 
     def mac_names(self):
         """{MAC of a master's eth0: "mN"}, to read the client's neighbour log."""
@@ -117,7 +118,7 @@ class Lab:
         for i in self.masters:
             self.holders.watch(i, self.ns(i))
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kube-apiserver",
-           "-keyout", str(self.dir / "key.pem"), "-out", str(self.dir / "cert.pem"))
+           "-keyout", str(self._dir / "key.pem"), "-out", str(self._dir / "cert.pem"))
         time.sleep(0.3)  # let the monitors attach before anything happens
 
     def close(self):
@@ -132,31 +133,43 @@ class Lab:
             self.stop_keepalived(i, graceful=False)
         for i in list(self.apiservers):
             self.stop_apiserver(i)
-        for p in self.procs.values():
+        for p in self.procs:
             p.kill()
             p.wait()
         self.holders.stop()
         for name in reversed(self.namespaces):
             sh("ip", "netns", "del", name, check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _file(self, i, what):
+        """A file the lab keeps for master i: its pid files, log, health."""
+        return self._dir / f"m{i}.{what}"
 
     # --- kubealived ----------------------------------------------------
-    def kubealived(self, i, *args, check=True):
-        return sh("ip", "netns", "exec", self.ns(i), str(self.binary), *args, check=check)
+    def kubealived(self, i, command, *args, check=True):
+        """`kubealived COMMAND --root <master i's root> ARGS` inside master i."""
+        return sh("ip", "netns", "exec", self.ns(i), str(self.binary), command, "--root", str(self._root(i)), *args,
+                  check=check)
 
     def install(self, i, *extra, reapply=False):
-        """`kubealived install --root <master dir>` inside the master."""
-        args = ["install", "--root", str(self.root(i))]
+        """`kubealived install` inside the master: with the lab's VIPs, image
+        and options, or with no flags at all (`reapply`: the saved settings)."""
+        args = []
         if not reapply:
             for vip in self.vips:
                 args += ["--vip", vip]
             if self.image:
                 args += ["--image", self.image]
             args += self.install_args + list(extra)
-        return self.kubealived(i, *args)
+        return self.kubealived(i, "install", *args)
 
     def conf_path(self, i):
-        return self.root(i) / KEEPALIVED_CONF
+        """The keepalived.conf kubealived wrote on master i."""
+        return self._root(i) / KEEPALIVED_CONF
+
+    def manifest_path(self, i):
+        """The static pod manifest kubealived wrote on master i."""
+        return self._root(i) / MANIFEST
 
     # --- keepalived on the host (fast mode) ----------------------------
     def start_keepalived(self, i, install=True):
@@ -169,8 +182,8 @@ class Lab:
         # in this command's private mount namespace (ip netns exec gives one).
         script = (f"mount -t tmpfs tmpfs {Path(IMAGE_BINARY).parent} && cp {self.binary} {IMAGE_BINARY} && "
                   f"exec keepalived -n -l -D --no-syslog -f {self.conf_path(i)} "
-                  f"-p {self.dir}/m{i}.pid -r {self.dir}/m{i}.vrrp.pid")
-        log = open(self.dir / f"m{i}.keepalived.log", "a")
+                  f"-p {self._file(i, 'pid')} -r {self._file(i, 'vrrp.pid')}")
+        log = open(self._file(i, "keepalived.log"), "a")
         self.keepalived[i] = subprocess.Popen(["ip", "netns", "exec", self.ns(i), "sh", "-c", script],
                                               stdout=log, stderr=subprocess.STDOUT)
 
@@ -184,15 +197,41 @@ class Lab:
             proc.wait()
         if not graceful:
             # SIGKILL leaves keepalived's VRRP child; stop it by its pid file.
-            pidfile = self.dir / f"m{i}.vrrp.pid"
-            if pidfile.exists():
+            pid = self.vrrp_pid(i)
+            if pid is not None:
                 try:
-                    os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
-                except (ValueError, ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
                     pass
             for vip in self.vips:
                 prefix = "/128" if ":" in vip else "/32"
                 sh("ip", "-n", self.ns(i), "addr", "del", vip + prefix, "dev", "eth0", check=False)
+
+    def vrrp_pid(self, i):
+        """The pid of master i's keepalived VRRP process (host mode), or
+        None when its pid file is missing or names no live process."""
+        try:
+            pid = int(self._file(i, "vrrp.pid").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if os.path.exists(f"/proc/{pid}") else None
+
+    def keepalived_log(self, i, since=None):
+        """Master i's host keepalived log lines, those stamped at or after
+        `since` (wall clock, s) when given."""
+        path = self._file(i, "keepalived.log")
+        lines = path.read_text().splitlines() if path.exists() else []
+        if since is None:
+            return lines
+        kept = []
+        for line in lines:
+            try:
+                t = time.mktime(time.strptime(line[:24], "%a %b %d %H:%M:%S %Y"))
+            except ValueError:
+                continue
+            if t >= int(since):
+                kept.append(line)
+        return kept
 
     # --- keepalived as the real static pod -----------------------------
     def pod_name(self, i):
@@ -203,11 +242,11 @@ class Lab:
         lines change, as a kubelet on that master would not need: the pod name
         (podman names pods after metadata.name, and all masters share this
         machine's podman) and the hostPath prefix (the master's root dir)."""
-        manifest = (self.root(i) / MANIFEST).read_text()
+        manifest = self.manifest_path(i).read_text()
         played = manifest.replace(f"\n  name: {POD}\n", f"\n  name: {self.pod_name(i)}\n", 1)
-        played = played.replace(f"      path: {CONFIG_DIR}\n", f"      path: {self.root(i)}{CONFIG_DIR}\n", 1)
-        assert played.count(self.pod_name(i)) == 1 and str(self.root(i)) in played, "manifest shape changed"
-        path = self.dir / f"m{i}.played.yaml"
+        played = played.replace(f"      path: {CONFIG_DIR}\n", f"      path: {self._root(i)}{CONFIG_DIR}\n", 1)
+        assert played.count(self.pod_name(i)) == 1 and str(self._root(i)) in played, "manifest shape changed"
+        path = self._file(i, "played.yaml")
         path.write_text(played)
         sh("nsenter", f"--net=/run/netns/{self.ns(i)}", "podman", "--runtime", "runc", "kube", "play", str(path), env=self.env)
         self.pods[i] = path
@@ -261,21 +300,29 @@ class Lab:
 
     # --- the stand-in apiserver ----------------------------------------
     def start_apiserver(self, i, healthy=True):
-        health = self.dir / f"m{i}.health"
+        health = self._file(i, "health")
         health.write_text("ok" if healthy else "fail")
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(i), "python3", "-u", str(HERE / "apiserver.py"),
-                                 str(self.dir / "cert.pem"), str(self.dir / "key.pem"), str(health)],
+                                 str(self._dir / "cert.pem"), str(self._dir / "key.pem"), str(health)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         self.apiservers[i] = proc
 
     def set_healthy(self, i, healthy):
-        (self.dir / f"m{i}.health").write_text("ok" if healthy else "fail")
+        self._file(i, "health").write_text("ok" if healthy else "fail")
 
     def stop_apiserver(self, i):
         proc = self.apiservers.pop(i)
         proc.kill()
         proc.wait()
+
+    # --- other processes -----------------------------------------------
+    def spawn(self, i, *argv):
+        """A process in master i's namespace, stopped at the latest when the
+        lab closes."""
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(i), *argv])
+        self.procs.append(proc)
+        return proc
 
     # --- faults --------------------------------------------------------
     def link(self, i, up):

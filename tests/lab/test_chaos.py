@@ -33,39 +33,22 @@ CLIENT_LIMIT = 3 * FAILOVER_TARGET
 HEAL_LIMIT = 2.0  # s, from heal to exactly one holder (issue: partition heal)
 
 
-def vrrp_pid(L, i):
-    try:
-        pid = int((L.dir / f"m{i}.vrrp.pid").read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if os.path.exists(f"/proc/{pid}") else None
-
-
 def kill_vrrp_child(L, i):
     """SIGKILL keepalived's VRRP process by its pid file; the keepalived
     parent respawns it, as a container runtime would restart the pod."""
-    pid = vrrp_pid(L, i)
+    pid = L.vrrp_pid(i)
     os.kill(pid, signal.SIGKILL)
     return pid
 
 
 def wait_respawned(L, i, old_pid):
     """keepalived delays a respawn up to 60 s when its child keeps dying."""
-    assert L.wait(lambda: vrrp_pid(L, i) not in (None, old_pid), 70), f"master{i}: VRRP process not respawned"
+    assert L.wait(lambda: L.vrrp_pid(i) not in (None, old_pid), 70), f"master{i}: VRRP process not respawned"
 
 
 def keepalived_log(L, since):
     """Every master's keepalived log from `since` (wall clock) on."""
-    lines = []
-    for i in (1, 2, 3):
-        for line in (L.dir / f"m{i}.keepalived.log").read_text().splitlines():
-            try:
-                t = time.mktime(time.strptime(line[:24], "%a %b %d %H:%M:%S %Y"))
-            except ValueError:
-                continue
-            if t >= int(since):
-                lines.append(f"m{i} {line}")
-    return "\n".join(lines)
+    return "\n".join(f"m{i} {line}" for i in L.masters for line in L.keepalived_log(i, since))
 
 
 def client_log(L, probe, t0):

@@ -7,7 +7,7 @@ is a failure. Two holders for up to TIE_BREAK are allowed (conftest.py).
 import time
 
 from conftest import assert_single_holder
-from names import MANIFEST, VIP4, VIP6
+from names import VIP4, VIP6
 
 
 def test_bootstrap_join_apiserver_failure_and_no_flap(new_lab):
@@ -77,9 +77,9 @@ def test_graceful_uninstall_hands_over_with_a_subsecond_gap(new_lab):
     L.start_cluster()
     holder = L.wait_holder(5)
     probe = L.probe(timeout=5)
-    out = L.kubealived(holder, "uninstall", "--root", str(L.root(holder)))
+    out = L.kubealived(holder, "uninstall")
     assert "removed" in out.stdout
-    assert not (L.root(holder) / MANIFEST).exists()
+    assert not L.manifest_path(holder).exists()
     t0 = time.monotonic()
     L.stop_pod(holder, graceful=True)
     moved = L.wait_moved(holder, t0, 10)
@@ -118,7 +118,7 @@ def test_kubeadm_reset_then_install_with_no_flags_restores_the_pod(new_lab):
     L = new_lab(masters=1, mode="pod")
     L.start_master(1)
     assert L.wait_holder(20) == 1
-    manifest = L.root(1) / MANIFEST
+    manifest = L.manifest_path(1)
     before = manifest.read_text()
     L.stop_pod(1, graceful=True)
     manifest.unlink()

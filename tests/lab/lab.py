@@ -362,10 +362,11 @@ class Lab:
 
     def client_gap(self, probe, t0, timeout=30):
         """The longest time since t0 that the client got no answer, once it
-        answers again."""
+        answers again (infinite if it fails again and does not recover)."""
         if not self.wait(probe.up, timeout):
             raise RuntimeError(f"the client got no answer for {timeout} s")
         time.sleep(0.3)  # a gap closes on the probe's next success
+        self.wait(probe.up, timeout)  # one opened meanwhile closes first
         return max(probe.gaps_since(t0), default=0.0)
 
     def wait_holder(self, timeout=15, vip=VIP4, among=None):

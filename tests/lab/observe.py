@@ -77,46 +77,39 @@ class Holders:
             p.wait()
 
 
-class Probe:
-    """The client, in its own namespace, connecting to VIP:6443 in a loop;
-    it also logs its neighbour entry for the VIP (`ip monitor neigh`), so a
-    gap can be put against the MAC the client was sending to."""
+class ClientLog:
+    """What the client saw: its successes and gaps, from probe.py's lines
+    (`feed`), and its neighbour entry for the address (`neighbour`)."""
 
-    def __init__(self, namespace, address):
+    def __init__(self, address):
         self.address = address
-        self.proc = subprocess.Popen(["ip", "netns", "exec", namespace, "python3", "-u", str(HERE / "probe.py"), address],
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.neigh_proc = subprocess.Popen(["ip", "-n", namespace, "monitor", "neigh"],
-                                           stdout=subprocess.PIPE, text=True, bufsize=1)
         self.lock = threading.Lock()
         self.ups, self.gaps = [], []  # gaps: (last success, next success)
         self.changes = []  # (t, "up" or how a connection failed), each change
         self.neighbours = []  # (t, `ip monitor neigh` line for the address)
-        self._down = None
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_neighbours, daemon=True).start()
+        self._down = None  # last success before the gap still open
 
-    def _read(self):
-        for line in self.proc.stdout:
-            word, t, *rest = line.split()
+    def feed(self, line):
+        """One line of probe.py: "up T", "down T F WHY" or "fail F WHY"."""
+        word, t, *rest = line.split()
+        with self.lock:
+            if word == "down":
+                self._down = float(t)
+                self.changes.append((float(rest[0]), rest[1]))
+            elif word == "fail":
+                self.changes.append((float(t), rest[0]))
+            else:
+                if self._down is not None:
+                    self.gaps.append((self._down, float(t)))
+                    self._down = None
+                    self.changes.append((float(t), "up"))
+                self.ups.append(float(t))
+
+    def neighbour(self, t, line):
+        """One line of `ip monitor neigh`, kept when it is about the address."""
+        if self.address in line.split()[:2]:  # "ADDR dev ...", "delete ADDR dev ..."
             with self.lock:
-                if word == "down":
-                    self._down = float(t)
-                    self.changes.append((float(rest[0]), rest[1]))
-                elif word == "fail":
-                    self.changes.append((float(t), rest[0]))
-                else:
-                    if self._down is not None:
-                        self.gaps.append((self._down, float(t)))
-                        self._down = None
-                        self.changes.append((float(t), "up"))
-                    self.ups.append(float(t))
-
-    def _read_neighbours(self):
-        for line in self.neigh_proc.stdout:
-            if self.address in line.split()[:2]:  # "ADDR dev ...", "delete ADDR dev ..."
-                with self.lock:
-                    self.neighbours.append((time.monotonic(), line.strip()))
+                self.neighbours.append((t, line.strip()))
 
     def up(self):
         with self.lock:
@@ -126,9 +119,14 @@ class Probe:
         return [b - a for a, b in self.gap_spans_since(t0)]
 
     def gap_spans_since(self, t0):
-        """(last success, next success) of every gap that ended after t0."""
+        """(last success, next success) of every gap that ended after t0,
+        and (last success, inf) of one still open: a client that never
+        recovers has an infinite gap, not none."""
         with self.lock:
-            return [(a, b) for a, b in self.gaps if b >= t0]
+            spans = [(a, b) for a, b in self.gaps if b >= t0]
+            if self._down is not None:
+                spans.append((self._down, float("inf")))
+            return spans
 
     def log_since(self, t0):
         """(t, what) of the client's failures and recoveries from t0 on, and
@@ -137,6 +135,30 @@ class Probe:
         with self.lock:
             before = [e for e in self.neighbours if e[0] < t0][-1:]
             return sorted(before + [e for e in self.changes + self.neighbours if e[0] >= t0])
+
+
+class Probe(ClientLog):
+    """The client, in its own namespace, connecting to address:6443 in a
+    loop (probe.py); it also logs its neighbour entry for the address
+    (`ip monitor neigh`), so a gap can be put against the MAC the client
+    was sending to."""
+
+    def __init__(self, namespace, address):
+        super().__init__(address)
+        self.proc = subprocess.Popen(["ip", "netns", "exec", namespace, "python3", "-u", str(HERE / "probe.py"), address],
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.neigh_proc = subprocess.Popen(["ip", "-n", namespace, "monitor", "neigh"],
+                                           stdout=subprocess.PIPE, text=True, bufsize=1)
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_neighbours, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.feed(line)
+
+    def _read_neighbours(self):
+        for line in self.neigh_proc.stdout:
+            self.neighbour(time.monotonic(), line)
 
     def stop(self):
         for proc in (self.proc, self.neigh_proc):

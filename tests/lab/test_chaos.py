@@ -113,8 +113,11 @@ def test_chaos_rounds(new_lab):
         settle = time.monotonic() - t_heal
         assert settle <= HEAL_LIMIT, f"round {n} ({fault}): {settle:.2f} s to a single holder after heal"
         worst_settle = max(worst_settle, settle)
-        L.wait(probe.up, 10)
+        assert L.wait(probe.up, 10), f"round {n} ({fault}): the client got no answer 10 s after the heal"
         time.sleep(2.5)  # let the checks rise again before the next fault
+        # A gap open now is counted with this round once it closes; one
+        # still open after CLIENT_LIMIT counts as infinite, and fails.
+        L.wait(probe.up, CLIENT_LIMIT)
         round_gaps = probe.gap_spans_since(t0)
         gaps += [b - a for a, b in round_gaps]
         absent += [(n, fault, round(a, 2)) for a in L.holders.spans(lambda held: held == 0, t0=t0)]
@@ -124,7 +127,8 @@ def test_chaos_rounds(new_lab):
                 slow.append((n, fault, round(g, 2), [(round(t - t0, 2), m, h) for t, m, _, h in L.holders.since(t0)]))
                 # Times from the fault's start, so the gap can be put
                 # against the fault, its heal and keepalived's log.
-                print(f"round {n} ({fault}): client gap {g:.2f} s, from {a - t0:+.2f} s to {b - t0:+.2f} s; "
+                end = f"{b - t0:+.2f} s" if b != float("inf") else "(no answer since)"
+                print(f"round {n} ({fault}): client gap {g:.2f} s, from {a - t0:+.2f} s to {end}; "
                       f"healed at {t_heal - t0:+.2f} s; the client's failures and neighbour entry:\n"
                       f"{client_log(L, probe, t0)}\nkeepalived said (fault at {time.ctime(wall0)}):\n"
                       f"{keepalived_log(L, wall0)}")

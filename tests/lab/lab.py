@@ -33,6 +33,10 @@ from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPAL
 from observe import Holders, Probe
 
 
+class LabError(RuntimeError):
+    """The lab could not do what was asked, and says why."""
+
+
 class Lab:
     def __init__(self, masters=3, mode="host", dual_stack=False, install_args=(), guide=False, log=print):
         assert 1 <= masters <= 7
@@ -216,6 +220,21 @@ class Lab:
             return None
         return pid if os.path.exists(f"/proc/{pid}") else None
 
+    def kill_vrrp(self, i):
+        """SIGKILL master i's keepalived VRRP process by its pid (host
+        mode); the keepalived parent respawns it, as a container runtime
+        would restart the pod. Returns the pid killed."""
+        pid = self.vrrp_pid(i)
+        try:
+            if pid is None:
+                raise ProcessLookupError
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            raise LabError(f"master{i} has no VRRP process to kill: {self._file(i, 'vrrp.pid')} is missing or names "
+                           "no live process (keepalived not started or stopped, or its VRRP process died and awaits "
+                           "its respawn)") from None
+        return pid
+
     def keepalived_log(self, i, since=None):
         """Master i's host keepalived log lines, those stamped at or after
         `since` (wall clock, s) when given."""
@@ -280,13 +299,13 @@ class Lab:
             self.start_apiserver(i)
         self.start_master(1)
         if self.wait_holder(timeout) != 1:
-            raise RuntimeError(f"master1 did not take the VIP alone within {timeout} s: holders {self.holders.now()}")
+            raise LabError(f"master1 did not take the VIP alone within {timeout} s: holders {self.holders.now()}")
         for i in self.masters[1:]:
             self.start_master(i)
         time.sleep(rise_wait)
         holder = self.wait_holder(30)
         if holder is None:
-            raise RuntimeError(f"no single holder {rise_wait} s after the others joined: {self.holders.now()}")
+            raise LabError(f"no single holder {rise_wait} s after the others joined: {self.holders.now()}")
         return holder
 
     def start_master(self, i, install=True):
@@ -348,7 +367,7 @@ class Lab:
         p = Probe(self.client, address)
         self.probes.append(p)
         if not self.wait(p.up, timeout):
-            raise RuntimeError(f"the client got no answer from {address}:6443 within {timeout} s")
+            raise LabError(f"the client got no answer from {address}:6443 within {timeout} s")
         return p
 
     def wait(self, cond, timeout, step=0.02):
@@ -364,7 +383,7 @@ class Lab:
         """The longest time since t0 that the client got no answer, once it
         answers again (infinite if it fails again and does not recover)."""
         if not self.wait(probe.up, timeout):
-            raise RuntimeError(f"the client got no answer for {timeout} s")
+            raise LabError(f"the client got no answer for {timeout} s")
         time.sleep(0.3)  # a gap closes on the probe's next success
         self.wait(probe.up, timeout)  # one opened meanwhile closes first
         return max(probe.gaps_since(t0), default=0.0)

@@ -15,7 +15,6 @@ KUBEALIVED_CHAOS_ROUNDS (default 100) and KUBEALIVED_CHAOS_SEED set the run.
 """
 import os
 import random
-import signal
 import time
 
 from conftest import TIE_BREAK, overlaps
@@ -31,14 +30,6 @@ MAX_ABSENT = FAILOVER_TARGET + ADVERT
 # hole (about 6 s after a tied takeover, 8 s after a partition heal).
 CLIENT_LIMIT = 3 * FAILOVER_TARGET
 HEAL_LIMIT = 2.0  # s, from heal to exactly one holder (issue: partition heal)
-
-
-def kill_vrrp_child(L, i):
-    """SIGKILL keepalived's VRRP process by its pid file; the keepalived
-    parent respawns it, as a container runtime would restart the pod."""
-    pid = L.vrrp_pid(i)
-    os.kill(pid, signal.SIGKILL)
-    return pid
 
 
 def wait_respawned(L, i, old_pid):
@@ -93,7 +84,7 @@ def test_chaos_rounds(new_lab):
             L.heal(side)
         elif fault == "kill":
             victim = rng.choice([holder, holder, rng.choice((1, 2, 3))])
-            old_pid = kill_vrrp_child(L, victim)
+            old_pid = L.kill_vrrp(victim)
             time.sleep(rng.uniform(0.5, 2))
             wait_respawned(L, victim, old_pid)
         elif fault == "apiserver":  # the holder's apiserver fails, then recovers

@@ -3,6 +3,9 @@ log, and the Lab's handling of keepalived's files. The first tests need
 nothing; the others run the lab (root, real keepalived)."""
 import math
 
+import pytest
+
+from lab import LabError
 from names import VIP4
 from observe import ClientLog
 
@@ -29,3 +32,19 @@ def test_a_closed_gap_counts_once_with_its_length():
     assert log.up()
     assert log.gaps_since(0.0) == [0.5]
     assert log.changes == [(2.01, "timeout"), (2.2, "ECONNREFUSED"), (2.5, "up")]
+
+
+def test_killing_a_vrrp_process_that_is_not_there_says_why(new_lab):
+    """kill_vrrp_child once called os.kill(None, ...) when the pid file was
+    missing: a TypeError instead of the reason."""
+    L = new_lab(masters=1)
+    with pytest.raises(LabError, match="master1 has no VRRP process to kill: .*vrrp.pid is missing"):
+        L.kill_vrrp(1)  # keepalived not started: no pid file
+    L.start_master(1)
+    assert L.wait_holder(10) == 1
+    assert L.wait(lambda: L.vrrp_pid(1), 5)
+    killed = L.kill_vrrp(1)
+    assert L.wait(lambda: L.vrrp_pid(1) not in (None, killed), 10), "keepalived did not respawn its VRRP process"
+    L.stop_master(1, graceful=True)
+    with pytest.raises(LabError, match="master1 has no VRRP process to kill"):
+        L.kill_vrrp(1)  # keepalived stopped

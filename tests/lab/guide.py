@@ -3,7 +3,7 @@ kubeadm HA guide (ha-considerations.md) writes it."""
 from names import IMAGE_BINARY
 
 
-def guide_config(master, masters, vip, interface="eth0"):
+def guide_config(master, vip, interface="eth0"):
     """VRRPv2, 1 s adverts, check every 3 s with weight -2 and fall 10,
     MASTER 101 on the first node and BACKUP 100 on the others. Its check is
     the same HTTPS /livez probe (kubealived check-apiserver stands in for

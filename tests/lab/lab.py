@@ -179,7 +179,7 @@ class Lab:
     def start_keepalived(self, i, install=True):
         if self.guide:
             self.conf_path(i).parent.mkdir(parents=True, exist_ok=True)
-            self.conf_path(i).write_text(guide_config(i, self.n, VIP4))
+            self.conf_path(i).write_text(guide_config(i, VIP4))
         elif install:
             self.install(i)
         # The health check runs this build at the image's path, mounted only

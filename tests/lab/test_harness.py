@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from guide import guide_config
 from lab import LabError
 from names import VIP4
 from observe import ClientLog
@@ -32,6 +33,14 @@ def test_a_closed_gap_counts_once_with_its_length():
     assert log.up()
     assert log.gaps_since(0.0) == [0.5]
     assert log.changes == [(2.01, "timeout"), (2.2, "ECONNREFUSED"), (2.5, "up")]
+
+
+def test_guide_config_needs_only_the_master_and_the_vip():
+    """Its `masters` parameter was never used; it is gone."""
+    first, other = guide_config(1, VIP4), guide_config(2, VIP4, interface="ens3")
+    assert "state MASTER" in first and "priority 101" in first and "interface eth0" in first
+    assert "state BACKUP" in other and "priority 100" in other and "interface ens3" in other
+    assert f"virtual_ipaddress {{\n        {VIP4}\n    }}" in first
 
 
 def test_killing_a_vrrp_process_that_is_not_there_says_why(new_lab):

@@ -34,9 +34,10 @@ def ensure_images(log=print):
         log("building the base image with debootstrap (about a minute, once)...")
         with tempfile.TemporaryDirectory() as rootfs:
             sh("debootstrap", "--variant=minbase", "--include=keepalived", "bookworm", rootfs, apt_mirror())
-            tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
-            subprocess.run(["podman", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, env=env, capture_output=True)
-            tar.wait()
+            # `with` closes this end of the pipe and waits for tar
+            with subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE) as tar:
+                subprocess.run(["podman", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, env=env,
+                               capture_output=True)
     digest = hashlib.sha256(binary().read_bytes()).hexdigest()
     have = sh("podman", "image", "inspect", "--format", '{{index .Labels "kubealived.binary"}}', LAB_IMAGE, check=False, env=env)
     if have.returncode == 0 and have.stdout.strip() == digest:

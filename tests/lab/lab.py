@@ -27,7 +27,7 @@ from pathlib import Path
 
 from guide import guide_config
 from image import ensure_images
-from machine import HERE, binary, containers_conf, sh
+from machine import HERE, binary, containers_conf, sh, stop
 from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST, POD, VIP4, VIP6,
                    addr4, addr6)
 from observe import Holders, Probe
@@ -138,8 +138,7 @@ class Lab:
         for i in list(self.apiservers):
             self.stop_apiserver(i)
         for p in self.procs:
-            p.kill()
-            p.wait()
+            stop(p)
         self.holders.stop()
         for name in reversed(self.namespaces):
             sh("ip", "netns", "del", name, check=False)
@@ -187,18 +186,12 @@ class Lab:
         script = (f"mount -t tmpfs tmpfs {Path(IMAGE_BINARY).parent} && cp {self.binary} {IMAGE_BINARY} && "
                   f"exec keepalived -n -l -D --no-syslog -f {self.conf_path(i)} "
                   f"-p {self._file(i, 'pid')} -r {self._file(i, 'vrrp.pid')}")
-        log = open(self._file(i, "keepalived.log"), "a")
-        self.keepalived[i] = subprocess.Popen(["ip", "netns", "exec", self.ns(i), "sh", "-c", script],
-                                              stdout=log, stderr=subprocess.STDOUT)
+        with open(self._file(i, "keepalived.log"), "a") as log:  # keepalived writes to its own copy
+            self.keepalived[i] = subprocess.Popen(["ip", "netns", "exec", self.ns(i), "sh", "-c", script],
+                                                  stdout=log, stderr=subprocess.STDOUT)
 
     def stop_keepalived(self, i, graceful=True):
-        proc = self.keepalived.pop(i)
-        proc.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(self.keepalived.pop(i), signal.SIGTERM if graceful else signal.SIGKILL)
         if not graceful:
             # SIGKILL leaves keepalived's VRRP child; stop it by its pid file.
             pid = self.vrrp_pid(i)
@@ -332,8 +325,8 @@ class Lab:
 
     def stop_apiserver(self, i):
         proc = self.apiservers.pop(i)
-        proc.kill()
-        proc.wait()
+        stop(proc)
+        proc.stdout.close()
 
     # --- other processes -----------------------------------------------
     def spawn(self, i, *argv):

@@ -3,6 +3,7 @@ binary under test, the tools the lab needs, and podman's settings for this
 machine kind. Everything else in the lab builds on these."""
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,17 @@ def sh(*args, check=True, **kw):
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}{result.stderr}")
     return result
+
+
+def stop(proc, sig=signal.SIGKILL, timeout=10):
+    """Stop a process the lab started, by its own pid: `sig`, then SIGKILL
+    if it outlives `timeout` s; reaped either way."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def binary():

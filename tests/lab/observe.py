@@ -7,8 +7,27 @@ import subprocess
 import threading
 import time
 
-from machine import HERE
+from machine import HERE, stop
 from names import VIP4
+
+
+class Follow:
+    """A command whose every output line goes to `handle`, read by a thread
+    that closes the pipe at its end."""
+
+    def __init__(self, argv, handle):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.thread = threading.Thread(target=self._read, args=(handle,), daemon=True)
+        self.thread.start()
+
+    def _read(self, handle):
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                handle(line)
+
+    def stop(self):
+        stop(self.proc)
+        self.thread.join(5)
 
 
 class Holders:
@@ -20,19 +39,16 @@ class Holders:
         self.lock = threading.Lock()
         self.held = {}  # (master, vip) -> bool
         self.events = []  # (t, master, vip, held)
-        self.procs = []
+        self.monitors = []
 
     def watch(self, master, namespace):
-        proc = subprocess.Popen(["ip", "-n", namespace, "monitor", "address"],
-                                stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.procs.append(proc)
-        threading.Thread(target=self._read, args=(master, proc), daemon=True).start()
+        monitor = Follow(["ip", "-n", namespace, "monitor", "address"], lambda line: self._read(master, line))
+        self.monitors.append(monitor)
 
-    def _read(self, master, proc):
-        for line in proc.stdout:
-            for vip in self.vips:
-                if re.search(rf"\s{re.escape(vip)}/", line):
-                    self._record(master, vip, not line.startswith("Deleted"))
+    def _read(self, master, line):
+        for vip in self.vips:
+            if re.search(rf"\s{re.escape(vip)}/", line):
+                self._record(master, vip, not line.startswith("Deleted"))
 
     def _record(self, master, vip, held):
         with self.lock:
@@ -72,9 +88,8 @@ class Holders:
         return out
 
     def stop(self):
-        for p in self.procs:
-            p.kill()
-            p.wait()
+        for monitor in self.monitors:
+            monitor.stop()
 
 
 class ClientLog:
@@ -145,22 +160,11 @@ class Probe(ClientLog):
 
     def __init__(self, namespace, address):
         super().__init__(address)
-        self.proc = subprocess.Popen(["ip", "netns", "exec", namespace, "python3", "-u", str(HERE / "probe.py"), address],
-                                     stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.neigh_proc = subprocess.Popen(["ip", "-n", namespace, "monitor", "neigh"],
-                                           stdout=subprocess.PIPE, text=True, bufsize=1)
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_neighbours, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.feed(line)
-
-    def _read_neighbours(self):
-        for line in self.neigh_proc.stdout:
-            self.neighbour(time.monotonic(), line)
+        client = ["ip", "netns", "exec", namespace, "python3", "-u", str(HERE / "probe.py"), address]
+        neighbours = ["ip", "-n", namespace, "monitor", "neigh"]
+        self.follows = [Follow(client, self.feed),
+                        Follow(neighbours, lambda line: self.neighbour(time.monotonic(), line))]
 
     def stop(self):
-        for proc in (self.proc, self.neigh_proc):
-            proc.kill()
-            proc.wait()
+        for follow in self.follows:
+            follow.stop()

@@ -1,7 +1,9 @@
 """The lab's own code, checked where it once hid a failure: the client's
 log, and the Lab's handling of keepalived's files. The first tests need
 nothing; the others run the lab (root, real keepalived)."""
+import gc
 import math
+import warnings
 
 import pytest
 
@@ -57,3 +59,15 @@ def test_killing_a_vrrp_process_that_is_not_there_says_why(new_lab):
     L.stop_master(1, graceful=True)
     with pytest.raises(LabError, match="master1 has no VRRP process to kill"):
         L.kill_vrrp(1)  # keepalived stopped
+
+
+def test_starting_keepalived_leaves_no_file_open(new_lab):
+    """start_keepalived opened keepalived's log for its output and never
+    closed it (Python warns when such a file is collected)."""
+    L = new_lab(masters=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        L.start_master(1)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert L.wait_holder(10) == 1

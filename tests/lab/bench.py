@@ -3,8 +3,8 @@
 keepalived configuration, on the same lab, in one run. Prints numbers; it
 is not a test. Run as root:
 
-    python3 tests/lab/bench.py                        # the full benchmark (~35 min)
-    python3 tests/lab/bench.py --trials 3 --sizes 3 --soak-seconds 60 --adverts 0.3   # short (CI)
+    .venv/bin/python tests/lab/bench.py            # the full benchmark (~35 min)
+    .venv/bin/python tests/lab/bench.py --trials 3 --sizes 3 --soak-seconds 60 --adverts 0.3   # short (CI)
 
 Measured, per configuration (3 masters, host keepalived on the rendered
 config, real TCP clients on VIP:6443 from their own namespace):
@@ -107,7 +107,7 @@ class Stress:
     """Busy loops inside every master namespace, stopped by their own pids."""
 
     def __init__(self, L, per_master):
-        self.procs = [L.spawn(i, "python3", "-c", "while True: pass") for i in L.masters for _ in range(per_master)]
+        self.procs = [L.spawn(i, sys.executable, "-c", "while True: pass") for i in L.masters for _ in range(per_master)]
 
     def stop(self):
         for p in self.procs:

@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -314,7 +315,7 @@ class Lab:
     def start_apiserver(self, i, healthy=True):
         health = self._file(i, "health")
         health.write_text("ok" if healthy else "fail")
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(i), "python3", "-u", str(HERE / "apiserver.py"),
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(i), sys.executable, "-u", str(HERE / "apiserver.py"),
                                  str(self._dir / "cert.pem"), str(self._dir / "key.pem"), str(health)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"

@@ -4,6 +4,7 @@ same clock in every process of the machine, so they can be put side by
 side."""
 import re
 import subprocess
+import sys
 import threading
 import time
 
@@ -160,7 +161,7 @@ class Probe(ClientLog):
 
     def __init__(self, namespace, address):
         super().__init__(address)
-        client = ["ip", "netns", "exec", namespace, "python3", "-u", str(HERE / "probe.py"), address]
+        client = ["ip", "netns", "exec", namespace, sys.executable, "-u", str(HERE / "probe.py"), address]
         neighbours = ["ip", "-n", namespace, "monitor", "neigh"]
         self.follows = [Follow(client, self.feed),
                         Follow(neighbours, lambda line: self.neighbour(time.monotonic(), line))]

@@ -1,8 +1,9 @@
 """Lifecycle scenarios with real keepalived: the rendered static pod played
 with podman (pod mode) or host keepalived on the rendered config (host
-mode), masters as network namespaces. Run as root: `python3 -m pytest -v
-tests/lab`. Without root or the tools they skip loudly; with CI=true a skip
-is a failure. Two holders for up to TIE_BREAK are allowed (conftest.py).
+mode), masters as network namespaces. Run as root:
+`.venv/bin/python -m pytest -v tests/lab`. Without root or the tools they
+skip loudly; with CI=true a skip is a failure. Two holders for up to
+TIE_BREAK are allowed (conftest.py).
 """
 import time
 

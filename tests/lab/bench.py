@@ -13,8 +13,13 @@ config, real TCP clients on VIP:6443 from their own namespace):
   graceful     the holder's keepalived gets SIGTERM; client gap
 then the hard-loss median for each cluster size, and a soak with every core
 busy counting VIP moves that nothing caused (goal 0), for each advert interval.
+
+Another design to compare (Lab options) goes into DESIGNS, another scenario
+(a function of the lab, trials, rise time and client) into SCENARIOS.
 """
 import argparse
+import contextlib
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -24,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab import Lab  # noqa: E402
-from machine import binary, missing_prerequisites  # noqa: E402
+from machine import binary, missing_prerequisites, stop  # noqa: E402
 from stats import summary  # noqa: E402
 
 
@@ -40,7 +45,19 @@ def settle(L, seconds):
     return L.wait_holder(30)
 
 
+@contextlib.contextmanager
+def cluster(rise_wait=3, masters=3, **options):
+    """A started cluster of host keepalived (unless options say otherwise)
+    and a connected client."""
+    with Lab(masters=masters, log=out, **options) as L:
+        L.start_cluster(rise_wait)
+        yield L, L.probe()
+
+
+# The scenarios measured for each design. Each takes (lab, trials, the
+# checks' rise time, the client) and returns (seconds, a note to print).
 def hard_loss(L, trials, rise_wait, probe):
+    """The holder's bridge port goes down: the client's gap."""
     gaps = []
     for _ in range(trials):
         holder = settle(L, 1)
@@ -51,10 +68,12 @@ def hard_loss(L, trials, rise_wait, probe):
         gaps.append(L.client_gap(probe, t0))
         L.link(holder, True)
         time.sleep(rise_wait)
-    return gaps
+    return gaps, ""
 
 
-def apiserver_death(L, trials, rise_wait):
+def apiserver_death(L, trials, rise_wait, probe):
+    """The holder's apiserver dies: until another master holds the VIP;
+    and whether it moves back when the apiserver returns."""
     moved, flapped_back = [], 0
     for _ in range(trials):
         holder = settle(L, 1)
@@ -71,56 +90,75 @@ def apiserver_death(L, trials, rise_wait):
         if any(e[1] == holder and e[3] for e in L.holders.since(t1)):
             flapped_back += 1
         assert new is not None
-    return moved, flapped_back
+    return moved, f"; moved back on recovery {flapped_back}/{trials}"
 
 
 def graceful(L, trials, rise_wait, probe):
+    """The holder's keepalived is stopped (SIGTERM, or the pod stopped):
+    the client's gap."""
     gaps = []
     for _ in range(trials):
         holder = settle(L, 1)
         t0 = time.monotonic()
-        L.stop_keepalived(holder, graceful=True)
+        L.stop_master(holder, graceful=True)
         if L.wait_moved(holder, t0, 30) is None:
             raise RuntimeError("VIP did not move after graceful stop")
         gaps.append(L.client_gap(probe, t0))
-        L.start_keepalived(holder, install=False)
+        L.start_master(holder, install=False)
         time.sleep(rise_wait)
-    return gaps
+    return gaps, ""
 
 
-def profile(name, trials, guide=False, install_args=()):
-    rise_wait = 8 if guide else 3  # the checks' rise: 2 x 3 s (guide), 2 x 1 s (kubealived)
-    out(f"\n--- {name}: 3 masters, {trials} trials each")
-    with Lab(masters=3, mode="host", guide=guide, install_args=install_args, log=out) as L:
-        L.start_cluster(rise_wait)
-        probe = L.probe()
-        hl = hard_loss(L, trials, rise_wait, probe)
-        out(f"hard loss, client gap:        {summary(hl)}")
-        ad, flaps = apiserver_death(L, trials, rise_wait)
-        out(f"apiserver death -> VIP moved: {summary(ad)}; moved back on recovery {flaps}/{trials}")
-        gr = graceful(L, trials, rise_wait, probe)
-        out(f"graceful stop, client gap:    {summary(gr)}")
-    return {"hard": hl, "apiserver": ad, "graceful": gr, "flaps": flaps}
+SCENARIOS = [  # (key, what is printed before the numbers, how it is measured)
+    ("hard loss", "hard loss, client gap:       ", hard_loss),
+    ("apiserver death", "apiserver death -> VIP moved:", apiserver_death),
+    ("graceful stop", "graceful stop, client gap:   ", graceful),
+]
+
+
+@dataclasses.dataclass
+class Design:
+    """A way of running keepalived that the benchmark compares: Lab options
+    and the time its checks take to rise again (2 x the check interval)."""
+    key: str
+    name: str
+    rise_wait: float
+    lab: dict = dataclasses.field(default_factory=dict)
+
+
+DESIGNS = [  # the first is kubealived's, which the others are compared with
+    Design("kubealived", "kubealived defaults (VRRPv3, advert 0.3 s, check 1 s x 2, weight -50)", 3),
+    Design("guide", "kubeadm HA guide (VRRPv2, advert 1 s, check 3 s x 10, weight -2)", 8, {"guide": True}),
+]
+
+
+def profile(design, trials):
+    """Every scenario on one cluster of the design: {key: seconds}."""
+    out(f"\n--- {design.name}: 3 masters, {trials} trials each")
+    results = {}
+    with cluster(design.rise_wait, **design.lab) as (L, probe):
+        for key, label, measure in SCENARIOS:
+            results[key], note = measure(L, trials, design.rise_wait, probe)
+            out(f"{label} {summary(results[key])}{note}")
+    return results
 
 
 class Stress:
     """Busy loops inside every master namespace, stopped by their own pids."""
 
     def __init__(self, L, per_master):
-        self.procs = [L.spawn(i, sys.executable, "-c", "while True: pass") for i in L.masters for _ in range(per_master)]
+        self.procs = [L.spawn(i, sys.executable, "-c", "while True: pass")
+                      for i in L.masters for _ in range(per_master)]
 
     def stop(self):
         for p in self.procs:
-            p.kill()
-            p.wait()
+            stop(p)
 
 
 def soak(advert, seconds, per_master, trials):
     args = [] if advert is None else ["--advert-interval", str(advert)]
     label = "default" if advert is None else f"{advert} s"
-    with Lab(masters=3, mode="host", install_args=args, log=out) as L:
-        L.start_cluster()
-        probe = L.probe()
+    with cluster(install_args=args) as (L, probe):
         stress = Stress(L, per_master)
         try:
             time.sleep(2)
@@ -128,7 +166,7 @@ def soak(advert, seconds, per_master, trials):
             time.sleep(seconds)
             moves = [e for e in L.holders.since(t0) if e[3]]
             gaps = probe.gaps_since(t0)
-            hl = hard_loss(L, trials, 3, probe) if trials else []
+            hl = hard_loss(L, trials, 3, probe)[0] if trials else []
         finally:
             stress.stop()
     out(f"advert {label:>7}, {L.n * per_master} busy loops on {os.cpu_count()} cores: "
@@ -153,20 +191,19 @@ def main():
     keepalived = subprocess.run(["keepalived", "--version"], capture_output=True, text=True).stderr.splitlines()[0]
     out(f"kubealived failover benchmark: {keepalived}, {os.cpu_count()} cores, binary {binary()}")
 
-    ours = profile("kubealived defaults (VRRPv3, advert 0.3 s, check 1 s x 2, weight -50)", args.trials)
-    if not args.no_guide:
-        guide = profile("kubeadm HA guide (VRRPv2, advert 1 s, check 3 s x 10, weight -2)", args.trials, guide=True)
-        out("\n--- kubealived / guide (medians)")
-        for key, what in (("hard", "hard loss"), ("apiserver", "apiserver death"), ("graceful", "graceful stop")):
-            a, b = statistics.median(ours[key]), statistics.median(guide[key])
-            out(f"{what:<16} {a:6.2f} s vs {b:6.2f} s   ratio {a / b:.2f}")
+    designs = [d for d in DESIGNS if not (args.no_guide and d.key == "guide")]
+    results = {d.key: profile(d, args.trials) for d in designs}
+    ours = results[designs[0].key]
+    for other in designs[1:]:
+        out(f"\n--- {designs[0].key} / {other.key} (medians)")
+        for key, *_ in SCENARIOS:
+            a, b = statistics.median(ours[key]), statistics.median(results[other.key][key])
+            out(f"{key:<16} {a:6.2f} s vs {b:6.2f} s   ratio {a / b:.2f}")
 
     out("\n--- hard loss by cluster size (kubealived defaults)")
     for n in args.sizes:
-        with Lab(masters=n, mode="host", log=out) as L:
-            L.start_cluster()
-            probe = L.probe()
-            gaps = hard_loss(L, max(3, args.trials // 2), 3, probe)
+        with cluster(masters=n) as (L, probe):
+            gaps, _ = hard_loss(L, max(3, args.trials // 2), 3, probe)
         out(f"{n} masters: {summary(gaps)}")
 
     out(f"\n--- soak under CPU stress, {args.soak_seconds} s each")

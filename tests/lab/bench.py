@@ -56,19 +56,26 @@ def cluster(rise_wait=3, masters=3, **options):
 
 # The scenarios measured for each design. Each takes (lab, trials, the
 # checks' rise time, the client) and returns (seconds, a note to print).
-def hard_loss(L, trials, rise_wait, probe):
-    """The holder's bridge port goes down: the client's gap."""
+def client_gaps(L, trials, rise_wait, probe, what, fault, undo):
+    """The client's gap after `fault(holder)`, which must move the VIP, in
+    each trial; `undo(holder)` after it."""
     gaps = []
     for _ in range(trials):
         holder = settle(L, 1)
         t0 = time.monotonic()
-        L.link(holder, False)
+        fault(holder)
         if L.wait_moved(holder, t0, 30) is None:
-            raise RuntimeError("VIP did not move after hard loss")
+            raise RuntimeError(f"VIP did not move after {what}")
         gaps.append(L.client_gap(probe, t0))
-        L.link(holder, True)
+        undo(holder)
         time.sleep(rise_wait)
     return gaps, ""
+
+
+def hard_loss(L, trials, rise_wait, probe):
+    """The holder's bridge port goes down: the client's gap."""
+    return client_gaps(L, trials, rise_wait, probe, "hard loss",
+                       lambda holder: L.link(holder, False), lambda holder: L.link(holder, True))
 
 
 def apiserver_death(L, trials, rise_wait, probe):
@@ -96,17 +103,9 @@ def apiserver_death(L, trials, rise_wait, probe):
 def graceful(L, trials, rise_wait, probe):
     """The holder's keepalived is stopped (SIGTERM, or the pod stopped):
     the client's gap."""
-    gaps = []
-    for _ in range(trials):
-        holder = settle(L, 1)
-        t0 = time.monotonic()
-        L.stop_master(holder, graceful=True)
-        if L.wait_moved(holder, t0, 30) is None:
-            raise RuntimeError("VIP did not move after graceful stop")
-        gaps.append(L.client_gap(probe, t0))
-        L.start_master(holder, install=False)
-        time.sleep(rise_wait)
-    return gaps, ""
+    return client_gaps(L, trials, rise_wait, probe, "graceful stop",
+                       lambda holder: L.stop_master(holder, graceful=True),
+                       lambda holder: L.start_master(holder, install=False))
 
 
 SCENARIOS = [  # (key, what is printed before the numbers, how it is measured)

@@ -15,6 +15,7 @@ image.py (the pod mode's image), guide.py (the kubeadm guide's config),
 observe.py (VIP holders, the client), stats.py (summaries).
 """
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from guide import guide_config
 from image import ensure_images
 from machine import HERE, binary, containers_conf, sh, stop
 from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST, POD, VIP4, VIP6,
-                   addr4, addr6)
+                   addr4, addr6, host_prefix)
 from observe import Holders, Probe
 
 
@@ -195,15 +196,14 @@ class Lab:
         stop(self.keepalived.pop(i), signal.SIGTERM if graceful else signal.SIGKILL)
         if not graceful:
             # SIGKILL leaves keepalived's VRRP child; stop it by its pid file.
-            pid = self.vrrp_pid(i)
-            if pid is not None:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            for vip in self.vips:
-                prefix = "/128" if ":" in vip else "/32"
-                sh("ip", "-n", self.ns(i), "addr", "del", vip + prefix, "dev", "eth0", check=False)
+            with contextlib.suppress(LabError):
+                self.kill_vrrp(i)
+            self._drop_vips(i)
+
+    def _drop_vips(self, i):
+        """Remove what a killed keepalived leaves: the VIPs on master i's eth0."""
+        for vip in self.vips:
+            sh("ip", "-n", self.ns(i), "addr", "del", host_prefix(vip), "dev", "eth0", check=False)
 
     def vrrp_pid(self, i):
         """The pid of master i's keepalived VRRP process (host mode), or
@@ -275,9 +275,7 @@ class Lab:
             sh("podman", "pod", "stop", "-t", "10", self.pod_name(i), check=False, env=self.env)
         sh("podman", "pod", "rm", "-f", self.pod_name(i), check=False, env=self.env)
         if not graceful:
-            for vip in self.vips:
-                prefix = "/128" if ":" in vip else "/32"
-                sh("ip", "-n", self.ns(i), "addr", "del", vip + prefix, "dev", "eth0", check=False)
+            self._drop_vips(i)
 
     def pod_logs(self, i):
         out = sh("podman", "logs", f"{self.pod_name(i)}-{CONTAINER}", check=False, env=self.env)

@@ -1,7 +1,6 @@
 """The lab's container image: packaging/container/Containerfile built on a
 Debian base made here with debootstrap (no registry needed). Both are
-cached in podman's store; the lab image is rebuilt only when the kubealived
-binary changes."""
+cached in podman's store; a lab image is built once per kubealived binary."""
 import hashlib
 import re
 import shutil
@@ -28,24 +27,38 @@ def apt_mirror():
 
 
 def ensure_images(log=print):
-    """The lab image's name, built first if missing or stale."""
+    """The lab image's name, built first if missing."""
     env = containers_conf()
-    if sh("podman", "image", "exists", BASE_IMAGE, check=False, env=env).returncode != 0:
-        log("building the base image with debootstrap (about a minute, once)...")
-        with tempfile.TemporaryDirectory() as rootfs:
-            sh("debootstrap", "--variant=minbase", "--include=keepalived", "bookworm", rootfs, apt_mirror())
-            # `with` closes this end of the pipe and waits for tar
-            with subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE) as tar:
-                subprocess.run(["podman", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, env=env,
-                               capture_output=True)
-    digest = hashlib.sha256(binary().read_bytes()).hexdigest()
-    have = sh("podman", "image", "inspect", "--format", '{{index .Labels "kubealived.binary"}}', LAB_IMAGE, check=False, env=env)
-    if have.returncode == 0 and have.stdout.strip() == digest:
-        return LAB_IMAGE
+    base_image(env, log)
+    return lab_image(binary(), env, log)
+
+
+def base_image(env, log):
+    """Debian minbase with keepalived, from debootstrap: made once."""
+    if sh("podman", "image", "exists", BASE_IMAGE, check=False, env=env).returncode == 0:
+        return BASE_IMAGE
+    log("building the base image with debootstrap (about a minute, once)...")
+    with tempfile.TemporaryDirectory() as rootfs:
+        sh("debootstrap", "--variant=minbase", "--include=keepalived", "bookworm", rootfs, apt_mirror())
+        # `with` closes this end of the pipe and waits for tar
+        with subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE) as tar:
+            subprocess.run(["podman", "import", "-", BASE_IMAGE], stdin=tar.stdout, check=True, env=env,
+                           capture_output=True)
+    return BASE_IMAGE
+
+
+def lab_image(kubealived, env, log):
+    """The Containerfile on the base with this kubealived binary. Its tag
+    names the binary's digest, so labs of different builds on one machine
+    never swap each other's image."""
+    digest = hashlib.sha256(kubealived.read_bytes()).hexdigest()
+    image = f"{LAB_IMAGE}-{digest[:16]}"
+    if sh("podman", "image", "exists", image, check=False, env=env).returncode == 0:
+        return image
     log("building the kubealived lab image...")
     with tempfile.TemporaryDirectory() as ctx:
         shutil.copy(REPO / "packaging/container/Containerfile", Path(ctx) / "Containerfile")
-        shutil.copy(binary(), Path(ctx) / "kubealived")
+        shutil.copy(kubealived, Path(ctx) / "kubealived")
         sh("podman", "build", "--runtime", "runc", "--build-arg", f"BASE={BASE_IMAGE}",
-           "--label", f"kubealived.binary={digest}", "-t", LAB_IMAGE, ctx, env=env)
-    return LAB_IMAGE
+           "--label", f"kubealived.binary={digest}", "-t", image, ctx, env=env)
+    return image

@@ -40,6 +40,15 @@ class LabError(RuntimeError):
 
 
 class Lab:
+    """n masters and a client as network namespaces on one bridge, as a
+    context manager that removes all of it. Masters: start_cluster, or
+    start_master/stop_master one by one (mode "host": keepalived on the
+    rendered config; "pod": the rendered static pod with podman), with a
+    stand-in apiserver each (start_apiserver, set_healthy). Faults: link,
+    partition/heal, kill_vrrp. Observing: holders (observe.Holders), probe()
+    (observe.Probe), wait_holder, wait_moved, client_gap. kubealived runs
+    inside a master with kubealived(i, command, ...)."""
+
     def __init__(self, masters=3, mode="host", dual_stack=False, install_args=(), guide=False, log=print):
         assert 1 <= masters <= 7
         self.n, self.mode, self.dual_stack, self.guide, self.log = masters, mode, dual_stack, guide, log

@@ -1,9 +1,9 @@
 """Every name and address the lab uses, in one place.
 
-What kubealived itself writes or expects (the same names as src/paths.rs;
-the manifest and config paths are relative to `install --root`), and the
-lab's own addresses: only 192.0.2.0/24 and 2001:db8::/64, inside namespaces
-the lab made."""
+What kubealived itself writes or expects (the names of src/paths.rs, and
+tests/paths.rs checks that they agree; the manifest and config paths are
+relative to `install --root`), and the lab's own addresses: only
+192.0.2.0/24 and 2001:db8::/64, inside namespaces the lab made."""
 
 # kubealived's files under --root, and paths inside its image
 MANIFEST = "etc/kubernetes/manifests/kubealived.yaml"

@@ -33,9 +33,13 @@ def ensure_images(log=print):
     return lab_image(binary(), env, log)
 
 
+def exists(image, env):
+    return sh("podman", "image", "exists", image, check=False, env=env).returncode == 0
+
+
 def base_image(env, log):
     """Debian minbase with keepalived, from debootstrap: made once."""
-    if sh("podman", "image", "exists", BASE_IMAGE, check=False, env=env).returncode == 0:
+    if exists(BASE_IMAGE, env):
         return BASE_IMAGE
     log("building the base image with debootstrap (about a minute, once)...")
     with tempfile.TemporaryDirectory() as rootfs:
@@ -53,7 +57,7 @@ def lab_image(kubealived, env, log):
     never swap each other's image."""
     digest = hashlib.sha256(kubealived.read_bytes()).hexdigest()
     image = f"{LAB_IMAGE}-{digest[:16]}"
-    if sh("podman", "image", "exists", image, check=False, env=env).returncode == 0:
+    if exists(image, env):
         return image
     log("building the kubealived lab image...")
     with tempfile.TemporaryDirectory() as ctx:

@@ -1,0 +1,10 @@
+// etcd, from go.etcd.io/etcd/server/v3 at the version Kubernetes requires.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }

@@ -12,7 +12,9 @@
 //! - [`plan`]: create / update / unchanged, with diffs.
 //! - [`write`]: atomic writes, the lock, the temp-file sweep.
 //! - [`commands`]: the command line, one file per subcommand.
+//! - [`agent`]: the pod's supervisor (`kubealived agent`).
 
+pub mod agent;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -46,7 +46,7 @@ pub const CONTAINERS_RUN_STORAGE: &str = "run/containers/storage";
 
 // --- Inside the container image and the pod.
 
-/// This same binary, for keepalived's health check.
+/// This same binary: the pod's entrypoint, `kubealived agent`.
 pub const BINARY_IN_IMAGE: &str = "/usr/local/bin/kubealived";
 pub const KEEPALIVED_IN_IMAGE: &str = "/usr/sbin/keepalived";
 /// Where the pod mounts the host's `/etc/kubealived` (the same path).
@@ -63,12 +63,32 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Changes whenever keepalived.conf does, so kubelet restarts the static
 /// pod on a config change (it only watches the manifest).
 pub const CONFIG_HASH_ANNOTATION: &str = "kubealived.io/keepalived-conf-sha256";
-pub const SCRIPT_NAME: &str = "kubealived_apiserver";
+/// The track_file block keepalived reads the apiserver's readiness from.
+pub const TRACK_NAME: &str = "kubealived_apiserver";
 pub const INSTANCE_NAME: &str = "kubealived";
+
+// --- The agent, inside the container.
+
+/// The container's own /run (never the host's): the track file, the
+/// notify FIFO and keepalived's pid files.
+pub const AGENT_RUN_DIR: &str = "/run/kubealived";
+/// In AGENT_RUN_DIR: the file keepalived's track_file watches.
+pub const TRACK_FILE: &str = "apiserver-ready";
+/// In AGENT_RUN_DIR: keepalived's notify_fifo.
+pub const NOTIFY_FIFO: &str = "notify.fifo";
+/// In AGENT_RUN_DIR: keepalived's pid files.
+pub const KEEPALIVED_PID: &str = "keepalived.pid";
+pub const VRRP_PID: &str = "vrrp.pid";
 
 // --- Ports.
 
 pub const DEFAULT_APISERVER_PORT: u16 = 6443;
+/// The agent's /metrics, /healthz and /status: used by no Kubernetes
+/// component (kubelet 10248/10250, kube-proxy 10249/10256, controllers
+/// 10257/10258, scheduler 10259, etcd 2379-2381) nor kube-vip (2112).
+pub const DEFAULT_AGENT_PORT: u16 = 10290;
+/// Loopback: status and the livenessProbe come from this node.
+pub const DEFAULT_AGENT_LISTEN: &str = "127.0.0.1:10290";
 
 /// A host path as the node sees it: `etc/kubealived` → `/etc/kubealived`.
 pub fn on_node(relative: &str) -> String {
@@ -122,5 +142,6 @@ mod tests {
         assert!(MANIFEST.ends_with(&format!("/{NAME}.yaml")));
         assert!(BINARY_IN_IMAGE.ends_with(&format!("/{NAME}")));
         assert!(BINARY_ON_HOST.ends_with(&format!("/{NAME}")));
+        assert!(DEFAULT_AGENT_LISTEN.ends_with(&format!(":{DEFAULT_AGENT_PORT}")));
     }
 }

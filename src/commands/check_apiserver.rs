@@ -1,8 +1,9 @@
-//! `kubealived check-apiserver`: keepalived's health check, run inside the
-//! container every second. kube-apiserver's /livez is readable without
-//! credentials; its certificate is self-signed by the cluster CA, which
-//! this check has no business holding, so it is not verified (it is our
-//! own node, on loopback).
+//! `kubealived check-apiserver`: an HTTPS GET of the local apiserver's
+//! /livez, exit 0/1, for anyone who scripts it; the agent's /readyz
+//! watcher uses the same client. kube-apiserver's /livez and /readyz are
+//! readable without credentials; its certificate is self-signed by the
+//! cluster CA, which this check has no business holding, so it is not
+//! verified (it is our own node, on loopback).
 
 use crate::error::usage;
 use crate::paths::DEFAULT_APISERVER_PORT;
@@ -31,19 +32,43 @@ pub fn run(args: &CheckArgs) -> Result<()> {
                 args.timeout
             )
         })?;
+    probe(&client(timeout), &url)
+}
+
+/// An HTTPS client for the local apiserver: no certificate verification,
+/// no proxy, every call bounded by `timeout`. Connections are kept alive.
+pub fn client(timeout: Duration) -> ureq::Agent {
     let tls = ureq::tls::TlsConfig::builder()
         .disable_verification(true)
         .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    ureq::Agent::config_builder()
         .tls_config(tls)
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .proxy(None)
         .build()
-        .into();
-    match agent.get(&url).call() {
-        Ok(response) if response.status() == 200 => Ok(()),
-        Ok(response) => bail!("{url} answered {}", response.status()),
+        .into()
+}
+
+/// The HTTP status `url` answered with, or why it did not answer. The
+/// (short) body is read, so the connection goes back to the pool for the
+/// next call.
+pub fn status(agent: &ureq::Agent, url: &str) -> Result<ureq::http::StatusCode, ureq::Error> {
+    let mut response = agent.get(url).call()?;
+    let status = response.status();
+    let _ = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024)
+        .read_to_vec();
+    Ok(status)
+}
+
+/// Ok when `url` answers 200.
+pub fn probe(agent: &ureq::Agent, url: &str) -> Result<()> {
+    match status(agent, url) {
+        Ok(status) if status == 200 => Ok(()),
+        Ok(status) => bail!("{url} answered {status}"),
         Err(e) => bail!("{url}: {e}"),
     }
 }

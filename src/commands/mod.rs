@@ -49,10 +49,12 @@ pub enum Command {
     Uninstall(RootArgs),
     /// Show the files, the interface and whether this node holds the VIP
     Status(RootArgs),
-    /// Health check run by keepalived: GET https://127.0.0.1:PORT/livez
+    /// Health check for scripts: GET https://127.0.0.1:PORT/livez
     CheckApiserver(check_apiserver::CheckArgs),
     /// Print the man page (roff) or shell completions to stdout
     Generate(generate::GenerateArgs),
+    /// The pod's entrypoint: supervise keepalived, feed it /readyz, serve status and metrics
+    Agent(crate::agent::AgentArgs),
 }
 
 /// Run one command on `host`, printing to `out`.
@@ -64,6 +66,7 @@ pub fn run(cli: &Cli, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
         Command::Status(args) => status::run(args, host, out),
         Command::CheckApiserver(args) => check_apiserver::run(args),
         Command::Generate(args) => generate::run(args, out),
+        Command::Agent(args) => crate::agent::run(args),
     }
 }
 

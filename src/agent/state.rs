@@ -1,0 +1,390 @@
+//! What the agent knows, shared by its threads: the VRRP role with its
+//! transitions, the apiserver's readiness, keepalived's restarts; and the
+//! same as Prometheus metrics.
+
+use super::notify::Role;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How many transitions `status` shows.
+const KEEP_TRANSITIONS: usize = 10;
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    /// Unix time, seconds.
+    pub at: f64,
+    pub from: Role,
+    pub to: Role,
+}
+
+/// What `GET /status` answers (YAML), and `kubealived status` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub role: Role,
+    pub role_since: f64,
+    pub priority: Option<u8>,
+    pub apiserver_ready: bool,
+    pub apiserver_ready_since: f64,
+    pub last_check_seconds: Option<f64>,
+    pub last_check_error: Option<String>,
+    pub keepalived_running: bool,
+    pub keepalived_restarts: u64,
+    /// Newest last.
+    pub transitions: Vec<Transition>,
+    pub now: f64,
+}
+
+struct Inner {
+    report: StatusReport,
+    transitions: VecDeque<Transition>,
+    heartbeat: Instant,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    role: Family<Vec<(String, String)>, Gauge>,
+    transitions: Family<Vec<(String, String)>, Counter>,
+    ready: Gauge,
+    check_seconds: Histogram,
+    checks: Family<Vec<(String, String)>, Counter>,
+    restarts: Counter,
+    keepalived_up: Gauge,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("kubealived");
+        let role = Family::<Vec<(String, String)>, Gauge>::default();
+        registry.register(
+            "vrrp_role",
+            "1 for this node's current VRRP role (label role), else 0",
+            role.clone(),
+        );
+        let transitions = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register(
+            "vrrp_transitions",
+            "VRRP state changes reported by keepalived, by new role",
+            transitions.clone(),
+        );
+        let ready = Gauge::default();
+        registry.register(
+            "apiserver_ready",
+            "1 when the local apiserver's /readyz counts as healthy (after hysteresis)",
+            ready.clone(),
+        );
+        let check_seconds =
+            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]);
+        registry.register(
+            "apiserver_check_duration_seconds",
+            "Latency of GET /readyz on the local apiserver",
+            check_seconds.clone(),
+        );
+        let checks = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register(
+            "apiserver_checks",
+            "GET /readyz checks by result (ok, fail)",
+            checks.clone(),
+        );
+        let restarts = Counter::default();
+        registry.register(
+            "keepalived_restarts",
+            "Times the agent restarted keepalived after it exited",
+            restarts.clone(),
+        );
+        let keepalived_up = Gauge::default();
+        registry.register(
+            "keepalived_up",
+            "1 while keepalived runs under the agent",
+            keepalived_up.clone(),
+        );
+        for r in Role::ALL {
+            role.get_or_create(&label("role", r)).set(0);
+        }
+        role.get_or_create(&label("role", Role::Unknown)).set(1);
+        Metrics {
+            registry,
+            role,
+            transitions,
+            ready,
+            check_seconds,
+            checks,
+            restarts,
+            keepalived_up,
+        }
+    }
+}
+
+fn label(key: &str, role: Role) -> Vec<(String, String)> {
+    vec![(key.to_string(), role.as_str().to_lowercase())]
+}
+
+pub struct State {
+    inner: Mutex<Inner>,
+    metrics: Metrics,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    pub fn new() -> Self {
+        let now = now_unix();
+        State {
+            inner: Mutex::new(Inner {
+                report: StatusReport {
+                    role: Role::Unknown,
+                    role_since: now,
+                    priority: None,
+                    apiserver_ready: false,
+                    apiserver_ready_since: now,
+                    last_check_seconds: None,
+                    last_check_error: None,
+                    keepalived_running: false,
+                    keepalived_restarts: 0,
+                    transitions: Vec::new(),
+                    now,
+                },
+                transitions: VecDeque::new(),
+                heartbeat: Instant::now(),
+            }),
+            metrics: Metrics::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_role(&self, role: Role, priority: Option<u8>) {
+        let mut inner = self.lock();
+        if priority.is_some() || role == Role::Stopped {
+            inner.report.priority = priority;
+        }
+        let from = inner.report.role;
+        if from == role {
+            return;
+        }
+        let at = now_unix();
+        inner.report.role = role;
+        inner.report.role_since = at;
+        inner
+            .transitions
+            .push_back(Transition { at, from, to: role });
+        while inner.transitions.len() > KEEP_TRANSITIONS {
+            inner.transitions.pop_front();
+        }
+        drop(inner);
+        eprintln!(
+            "kubealived agent: VRRP {} -> {}",
+            from.as_str(),
+            role.as_str()
+        );
+        self.metrics.role.get_or_create(&label("role", from)).set(0);
+        self.metrics.role.get_or_create(&label("role", role)).set(1);
+        self.metrics
+            .transitions
+            .get_or_create(&label("to", role))
+            .inc();
+    }
+
+    /// One /readyz result and the state after hysteresis.
+    pub fn record_check<E: std::fmt::Display>(
+        &self,
+        result: &Result<(), E>,
+        latency: Duration,
+        healthy: bool,
+    ) {
+        let mut inner = self.lock();
+        inner.heartbeat = Instant::now();
+        inner.report.last_check_seconds = Some(latency.as_secs_f64());
+        inner.report.last_check_error = result.as_ref().err().map(|e| e.to_string());
+        if inner.report.apiserver_ready != healthy {
+            inner.report.apiserver_ready = healthy;
+            inner.report.apiserver_ready_since = now_unix();
+            eprintln!(
+                "kubealived agent: apiserver {}{}",
+                if healthy { "ready" } else { "not ready" },
+                result
+                    .as_ref()
+                    .err()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        drop(inner);
+        self.metrics.ready.set(i64::from(healthy));
+        self.metrics.check_seconds.observe(latency.as_secs_f64());
+        let result = if result.is_ok() { "ok" } else { "fail" };
+        self.metrics
+            .checks
+            .get_or_create(&vec![("result".to_string(), result.to_string())])
+            .inc();
+    }
+
+    /// The watchdog found the poll loop stuck: readiness is false.
+    pub fn mark_stale(&self) {
+        let mut inner = self.lock();
+        if inner.report.apiserver_ready {
+            inner.report.apiserver_ready = false;
+            inner.report.apiserver_ready_since = now_unix();
+        }
+        inner.report.last_check_error = Some("the check loop is stuck".into());
+        drop(inner);
+        self.metrics.ready.set(0);
+    }
+
+    pub fn heartbeat_age(&self) -> Duration {
+        self.lock().heartbeat.elapsed()
+    }
+
+    pub fn keepalived_started(&self) {
+        self.lock().report.keepalived_running = true;
+        self.metrics.keepalived_up.set(1);
+    }
+
+    pub fn keepalived_exited(&self, restart: bool) {
+        {
+            let mut inner = self.lock();
+            inner.report.keepalived_running = false;
+            if restart {
+                inner.report.keepalived_restarts += 1;
+            }
+        }
+        self.metrics.keepalived_up.set(0);
+        if restart {
+            self.metrics.restarts.inc();
+        }
+        self.set_role(Role::Stopped, None);
+    }
+
+    pub fn report(&self) -> StatusReport {
+        let inner = self.lock();
+        let mut report = inner.report.clone();
+        report.transitions = inner.transitions.iter().cloned().collect();
+        report.now = now_unix();
+        report
+    }
+
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.metrics.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_are_recorded_and_counted() {
+        let s = State::new();
+        s.set_role(Role::Backup, Some(200));
+        s.set_role(Role::Backup, Some(200));
+        s.set_role(Role::Master, Some(250));
+        let r = s.report();
+        assert_eq!(r.role, Role::Master);
+        assert_eq!(r.priority, Some(250));
+        let path: Vec<_> = r.transitions.iter().map(|t| (t.from, t.to)).collect();
+        assert_eq!(
+            path,
+            vec![(Role::Unknown, Role::Backup), (Role::Backup, Role::Master)]
+        );
+        let text = s.metrics_text();
+        assert!(
+            text.contains("kubealived_vrrp_role{role=\"master\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kubealived_vrrp_role{role=\"backup\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kubealived_vrrp_transitions_total{to=\"master\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn keeps_the_last_transitions_only() {
+        let s = State::new();
+        for i in 0..30 {
+            s.set_role(
+                if i % 2 == 0 {
+                    Role::Master
+                } else {
+                    Role::Backup
+                },
+                None,
+            );
+        }
+        assert_eq!(s.report().transitions.len(), KEEP_TRANSITIONS);
+    }
+
+    #[test]
+    fn checks_feed_readiness_and_the_histogram() {
+        let s = State::new();
+        s.record_check::<String>(&Ok(()), Duration::from_millis(3), true);
+        s.record_check(&Err("refused"), Duration::from_millis(1), true);
+        let r = s.report();
+        assert!(r.apiserver_ready);
+        assert_eq!(r.last_check_error.as_deref(), Some("refused"));
+        let text = s.metrics_text();
+        assert!(text.contains("kubealived_apiserver_ready 1"), "{text}");
+        assert!(
+            text.contains("kubealived_apiserver_check_duration_seconds_count 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kubealived_apiserver_checks_total{result=\"fail\"} 1"),
+            "{text}"
+        );
+        s.mark_stale();
+        assert!(!s.report().apiserver_ready);
+    }
+
+    #[test]
+    fn a_keepalived_exit_counts_a_restart_and_stops_the_role() {
+        let s = State::new();
+        s.keepalived_started();
+        s.set_role(Role::Master, Some(250));
+        s.keepalived_exited(true);
+        let r = s.report();
+        assert_eq!(
+            (r.role, r.keepalived_running, r.keepalived_restarts),
+            (Role::Stopped, false, 1)
+        );
+        assert!(s
+            .metrics_text()
+            .contains("kubealived_keepalived_restarts_total 1"));
+    }
+
+    #[test]
+    fn the_report_round_trips_through_yaml() {
+        let s = State::new();
+        s.set_role(Role::Master, Some(250));
+        let r = s.report();
+        let yaml = serde_yaml_ng::to_string(&r).unwrap();
+        assert_eq!(serde_yaml_ng::from_str::<StatusReport>(&yaml).unwrap(), r);
+    }
+}

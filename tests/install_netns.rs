@@ -166,8 +166,10 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         said.contains("update")
-            && said.contains("-    priority 250")
-            && said.contains("+    priority 120"),
+            // keepalived.conf carries the base priority: the configured
+            // one minus the health weight the agent's track file adds.
+            && said.contains("-    priority 200")
+            && said.contains("+    priority 70"),
         "{said}"
     );
     assert!(
@@ -366,8 +368,9 @@ fn concurrent_installs_serialize_and_the_result_is_one_of_the_inputs() {
             saved.contains(&format!("priority: {priority}")),
             "round {round}: {saved}"
         );
+        let base = priority.parse::<u32>().unwrap() - 50;
         assert!(
-            conf.contains(&format!("    priority {priority}\n")),
+            conf.contains(&format!("    priority {base}\n")),
             "round {round}: mixed files:\n{saved}\n{conf}"
         );
         let hash: String = {

@@ -30,13 +30,13 @@ import tarfile
 
 KEEPALIVED = "usr/sbin/keepalived"
 KUBEALIVED = "usr/local/bin/kubealived"
+# The entrypoint, `kubealived agent` (which runs keepalived); the manifest
+# gives it in full: this, then the node's interface, VIPs, apiserver port
+# and listen address.
 CMD = [
-    "/usr/sbin/keepalived",
-    "--dont-fork",
-    "--log-console",
-    "--log-detail",
-    "--no-syslog",
-    "--use-file",
+    "/usr/local/bin/kubealived",
+    "agent",
+    "--keepalived-conf",
     "/etc/kubealived/keepalived.conf",
 ]
 # Debian architecture -> OCI platform.

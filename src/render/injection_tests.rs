@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::error::is_usage;
 use crate::host::Interface;
 use crate::node::Node;
-use crate::paths::{BINARY_IN_IMAGE, CONFIG_HASH_ANNOTATION, INSTANCE_NAME, SCRIPT_NAME};
+use crate::paths::{CONFIG_HASH_ANNOTATION, INSTANCE_NAME, TRACK_NAME};
 use crate::settings::Settings;
 use k8s_openapi::api::core::v1::Pod;
 use proptest::prelude::*;
@@ -127,28 +127,21 @@ fn expected_lines(node: &Node) -> Vec<String> {
     let mut lines = vec![
         "global_defs {".to_string(),
         format!("vrrp_version {}", c.version.number()),
-        "script_user root".into(),
-        "enable_script_security".into(),
         "vrrp_garp_interval 0.05".into(),
         "vrrp_gna_interval 0.05".into(),
+        "notify_fifo /run/kubealived/notify.fifo".into(),
         "}".into(),
-        format!("vrrp_script {} {{", SCRIPT_NAME),
-        format!(
-            "script \"{} check-apiserver --port {}\"",
-            BINARY_IN_IMAGE, c.apiserver_port
-        ),
-        "interval 1".into(),
-        "timeout 3".into(),
-        "fall 2".into(),
-        "rise 2".into(),
-        "weight -50".into(),
-        "init_fail".into(),
+        format!("track_file {TRACK_NAME} {{"),
+        "file \"/run/kubealived/apiserver-ready\"".into(),
+        "weight 50".into(),
+        "init_file 0".into(),
         "}".into(),
         format!("vrrp_instance {} {{", INSTANCE_NAME),
         "state BACKUP".into(),
         format!("interface {}", node.interface),
         format!("virtual_router_id {}", c.router_id),
-        format!("priority {}", c.priority),
+        // The base: the track file adds the weight while the apiserver is ready.
+        format!("priority {}", c.priority - 50),
         format!("advert_int {}", keepalived::seconds(c.advert_centis)),
         "garp_master_delay 1".into(),
         "garp_master_refresh 1".into(),
@@ -186,8 +179,8 @@ fn expected_lines(node: &Node) -> Vec<String> {
         lines.push("}".into());
     }
     lines.extend([
-        "track_script {".to_string(),
-        SCRIPT_NAME.into(),
+        "track_file {".to_string(),
+        TRACK_NAME.into(),
         "}".into(),
         "}".into(),
     ]);

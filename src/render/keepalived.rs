@@ -4,18 +4,11 @@
 
 use crate::config::HEALTH_WEIGHT;
 use crate::node::Node;
-use crate::paths::{on_node, BINARY_IN_IMAGE, INSTANCE_NAME, SAVED_CONFIG, SCRIPT_NAME};
+use crate::paths::{
+    on_node, AGENT_RUN_DIR, INSTANCE_NAME, NOTIFY_FIFO, SAVED_CONFIG, TRACK_FILE, TRACK_NAME,
+};
 use indoc::formatdoc;
 use std::net::IpAddr;
-
-/// Health check cadence: keepalived 2.2 runs scripts at whole seconds, so
-/// a dead apiserver is noticed after interval × fall = 2 s.
-const CHECK_INTERVAL: u32 = 1;
-const CHECK_FALL: u32 = 2;
-const CHECK_RISE: u32 = 2;
-/// Longer than check-apiserver's own 2 s timeout, so keepalived never
-/// kills a check that is about to report.
-const CHECK_TIMEOUT: u32 = 3;
 
 fn host_prefix(ip: IpAddr) -> u8 {
     if ip.is_ipv4() {
@@ -40,30 +33,33 @@ pub fn render(node: &Node) -> String {
     // last a client saw, black-holing it for ~6 s (2 of 14 trials in the
     // lab). Spacing the burst (0.05 s) lets the winner speak last, and a
     // second burst after 1 s (default 5) bounds what is left: worst 0.89 s
-    // in 16 trials. Script security: keepalived refuses the check if its path were
-    // writable by anyone but root. init_fail: a joining master must not take
-    // the VIP before its own apiserver answers; alone, a master still takes
-    // it at (priority - weight).
+    // in 16 trials.
+    //
+    // Health: the agent (`kubealived agent`, the pod's entrypoint) writes 1
+    // into the track file while the apiserver's /readyz answers, 0 when
+    // not; keepalived watches it with inotify and adds 1 × weight to the
+    // base priority. The base is the configured priority minus the weight,
+    // so a healthy node runs at `priority` and an unhealthy one at
+    // `priority - weight`. A missing, empty or unreadable file reads as 0
+    // (fail-safe); `init_file 0` starts unhealthy, so a joining master
+    // never takes the VIP before its own apiserver is ready, and a lone
+    // master still takes it at the lower priority. The notify FIFO tells
+    // the agent MASTER/BACKUP/FAULT.
     let mut out = formatdoc! {"
         # Written by kubealived {pkg_version}. Do not edit: change the settings with
         # `kubealived install` (saved in {saved}).
 
         global_defs {{
             vrrp_version {version}
-            script_user root
-            enable_script_security
             vrrp_garp_interval 0.05
             vrrp_gna_interval 0.05
+            notify_fifo {AGENT_RUN_DIR}/{NOTIFY_FIFO}
         }}
 
-        vrrp_script {SCRIPT_NAME} {{
-            script \"{BINARY_IN_IMAGE} check-apiserver --port {port}\"
-            interval {CHECK_INTERVAL}
-            timeout {CHECK_TIMEOUT}
-            fall {CHECK_FALL}
-            rise {CHECK_RISE}
-            weight -{HEALTH_WEIGHT}
-            init_fail
+        track_file {TRACK_NAME} {{
+            file \"{AGENT_RUN_DIR}/{TRACK_FILE}\"
+            weight {HEALTH_WEIGHT}
+            init_file 0
         }}
 
         vrrp_instance {INSTANCE_NAME} {{
@@ -77,10 +73,9 @@ pub fn render(node: &Node) -> String {
         ",
         pkg_version = env!("CARGO_PKG_VERSION"),
         saved = on_node(SAVED_CONFIG),
-        port = c.apiserver_port,
         interface = node.interface,
         router_id = c.router_id,
-        priority = c.priority,
+        priority = c.priority - HEALTH_WEIGHT,
         advert = seconds(c.advert_centis),
     };
     // Everyone is BACKUP at one priority: the first master up takes the
@@ -126,8 +121,8 @@ pub fn render(node: &Node) -> String {
         }
         line("    }".into());
     }
-    line("    track_script {".into());
-    line(format!("        {SCRIPT_NAME}"));
+    line("    track_file {".into());
+    line(format!("        {TRACK_NAME}"));
     line("    }".into());
     line("}".into());
     out

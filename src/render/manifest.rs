@@ -4,16 +4,18 @@
 
 use crate::node::Node;
 use crate::paths::{
-    on_node, CONFIG_DIR, CONFIG_DIR_IN_POD, CONFIG_HASH_ANNOTATION, KEEPALIVED_CONF_IN_POD,
-    KEEPALIVED_IN_IMAGE, MANAGED_BY_LABEL, NAME, NAMESPACE,
+    on_node, BINARY_IN_IMAGE, CONFIG_DIR, CONFIG_DIR_IN_POD, CONFIG_HASH_ANNOTATION,
+    KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, NAME, NAMESPACE,
 };
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, HostPathVolumeSource, Pod, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SecurityContext, Toleration, Volume, VolumeMount,
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, HTTPGetAction, HostPathVolumeSource,
+    Pod, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SecurityContext, Toleration,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -29,36 +31,75 @@ fn to_yaml<T: Serialize>(value: &T) -> String {
     serde_yaml_ng::to_string(value).expect("Kubernetes types always serialize")
 }
 
+/// The agent's command line: it runs keepalived on the rendered config and
+/// must know the VIPs to remove them whenever keepalived dies.
+fn command(node: &Node) -> Vec<String> {
+    let mut cmd: Vec<String> = [
+        BINARY_IN_IMAGE,
+        "agent",
+        "--keepalived-conf",
+        KEEPALIVED_CONF_IN_POD,
+    ]
+    .map(String::from)
+    .to_vec();
+    cmd.extend(["--interface".into(), node.interface.clone()]);
+    for (ip, dev) in &node.vips {
+        cmd.push("--vip".into());
+        cmd.push(if *dev == node.interface {
+            ip.to_string()
+        } else {
+            format!("{ip}@{dev}")
+        });
+    }
+    cmd.extend([
+        "--apiserver-port".into(),
+        node.config.apiserver_port.to_string(),
+        "--listen".into(),
+        node.config.agent_listen.to_string(),
+    ]);
+    cmd
+}
+
 /// The keepalived container, the same for the static pod and the DaemonSet.
-fn container(image: &str) -> Container {
+/// Its entrypoint is `kubealived agent`, which runs keepalived.
+fn container(node: &Node) -> Container {
+    let listen = node.config.agent_listen;
+    // kubelet probes from this node: a wildcard address answers on loopback.
+    let probe_host = match listen.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
     Container {
         name: "keepalived".into(),
-        image: Some(image.into()),
+        image: Some(node.config.image.clone()),
         image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(
-            [
-                KEEPALIVED_IN_IMAGE,
-                "--dont-fork",
-                "--log-console",
-                "--log-detail",
-                "--no-syslog",
-                "--use-file",
-                KEEPALIVED_CONF_IN_POD,
-            ]
-            .map(String::from)
-            .to_vec(),
-        ),
-        // NET_ADMIN adds the VIP (without it keepalived claims MASTER and
-        // black-holes the VIP); NET_RAW sends VRRP (without it it exits);
-        // SETGID lets keepalived's script runner call setgroups(2) before
-        // the health check: without it the check child fails before it runs
-        // and keepalived counts it as passed, so a dead apiserver would
-        // never move the VIP (found by the lab's real-pod scenario).
+        command: Some(command(node)),
+        // NET_ADMIN adds and removes the VIP (without it keepalived claims
+        // MASTER and black-holes the VIP); NET_RAW sends VRRP (without it
+        // keepalived exits). No health-check script runs any more, so
+        // nothing needs SETGID.
         security_context: Some(SecurityContext {
             capabilities: Some(Capabilities {
-                add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into(), "SETGID".into()]),
+                add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into()]),
                 drop: Some(vec!["ALL".into()]),
             }),
+            ..Default::default()
+        }),
+        // Restarts the container when the agent's check loop is stuck (its
+        // watchdog has already made the node unhealthy by then). The probe
+        // comes from kubelet on this node: the pod has the host's network.
+        liveness_probe: Some(Probe {
+            http_get: Some(HTTPGetAction {
+                host: Some(probe_host.to_string()),
+                port: IntOrString::Int(listen.port().into()),
+                path: Some("/healthz".into()),
+                ..Default::default()
+            }),
+            initial_delay_seconds: Some(5),
+            period_seconds: Some(5),
+            timeout_seconds: Some(2),
+            failure_threshold: Some(3),
             ..Default::default()
         }),
         resources: Some(ResourceRequirements {
@@ -81,13 +122,13 @@ fn container(image: &str) -> Container {
 /// Host network, critical priority, no service account token: nothing here
 /// talks to the cluster it bootstraps. Host /run is never mounted (stale
 /// pid files there stop keepalived from restarting).
-fn pod_spec(image: &str, config: Volume) -> PodSpec {
+fn pod_spec(node: &Node, config: Volume) -> PodSpec {
     PodSpec {
         host_network: Some(true),
         priority_class_name: Some("system-node-critical".into()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
-        containers: vec![container(image)],
+        containers: vec![container(node)],
         volumes: Some(vec![config]),
         ..Default::default()
     }
@@ -116,7 +157,7 @@ pub fn static_pod(node: &Node, keepalived_conf: &str) -> String {
             ..Default::default()
         },
         spec: Some(pod_spec(
-            &node.config.image,
+            node,
             Volume {
                 name: "config".into(),
                 host_path: Some(HostPathVolumeSource {
@@ -157,7 +198,7 @@ pub fn daemonset_bundle(node: &Node, keepalived_conf: &str) -> String {
         ..Default::default()
     };
     let mut spec = pod_spec(
-        &node.config.image,
+        node,
         Volume {
             name: "config".into(),
             config_map: Some(ConfigMapVolumeSource {

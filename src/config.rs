@@ -4,7 +4,7 @@
 //! anything on disk is touched.
 
 use crate::error::usage;
-use crate::paths::{DEFAULT_APISERVER_PORT, DEFAULT_IMAGE_REPO};
+use crate::paths::{DEFAULT_AGENT_LISTEN, DEFAULT_APISERVER_PORT, DEFAULT_IMAGE_REPO};
 use crate::settings::Settings;
 use anyhow::Result;
 use std::net::IpAddr;
@@ -53,6 +53,8 @@ pub struct Config {
     pub version: VrrpVersion,
     pub apiserver_port: u16,
     pub image: String,
+    /// The agent's /metrics, /healthz and /status.
+    pub agent_listen: std::net::SocketAddr,
     pub password: Option<String>,
 }
 
@@ -102,6 +104,16 @@ impl Config {
             None => default_image(),
             Some(image) => validate_image(image)?,
         };
+        let agent_listen = match &s.agent_listen {
+            None => DEFAULT_AGENT_LISTEN.parse().expect("a valid default"),
+            Some(text) => match text.parse::<std::net::SocketAddr>() {
+                Ok(addr) if addr.port() != 0 => addr,
+                _ => return Err(usage!(
+                    "--agent-listen {text:?} is not an IP:PORT the agent can listen on.\nFix: e.g. --agent-listen 127.0.0.1:10290 (the default), \
+                     or 0.0.0.0:10290 to let Prometheus scrape /metrics ([::]:10290 for IPv6)."
+                )),
+            },
+        };
         let password = s
             .password
             .as_deref()
@@ -117,6 +129,7 @@ impl Config {
             version,
             apiserver_port,
             image,
+            agent_listen,
             password,
         })
     }

@@ -55,6 +55,11 @@ pub struct Settings {
     #[arg(long, value_name = "REF")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Where the pod's agent serves /metrics, /healthz and /status, IP:PORT
+    /// [default: 127.0.0.1:10290; 0.0.0.0:10290 lets Prometheus scrape it]
+    #[arg(long, value_name = "IP:PORT")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_listen: Option<String>,
     /// VRRPv2 PASS authentication, at most 8 characters (cleartext on the wire)
     #[arg(long, value_name = "PASSWORD", conflicts_with = "password_file")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,7 +230,7 @@ mod tests {
         assert!(
             msg.contains(
                 "use only the keys vips, interface, peers, priority, routerId, advertInterval, \
-                 vrrpVersion, apiserverPort, image, password (see"
+                 vrrpVersion, apiserverPort, image, agentListen, password (see"
             ),
             "{msg}"
         );
@@ -238,7 +243,7 @@ mod tests {
             .get_arguments()
             .filter_map(|a| a.get_long().map(str::to_string))
             .collect();
-        assert_eq!(Settings::keys().len(), 10);
+        assert_eq!(Settings::keys().len(), 11);
         let all = Settings {
             vips: vec!["a".into()],
             interface: Some("a".into()),
@@ -249,6 +254,7 @@ mod tests {
             vrrp_version: Some(1),
             apiserver_port: Some(1),
             image: Some("a".into()),
+            agent_listen: Some("a".into()),
             password: Some("a".into()),
         };
         let yaml = all.to_yaml();
@@ -263,7 +269,7 @@ mod tests {
                 "{flag} is a config.yaml key"
             );
         }
-        assert_eq!(flags.len(), 13, "{flags:?}");
+        assert_eq!(flags.len(), 14, "{flags:?}");
     }
 
     #[test]

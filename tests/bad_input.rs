@@ -303,6 +303,18 @@ const CASES: &[Case] = &[
         &["--apiserver-port 65536", "1-65535"],
     ),
     (
+        "agent-listen: a port alone",
+        &["--agent-listen", "10290"],
+        2,
+        &["--agent-listen \"10290\"", "0.0.0.0:10290"],
+    ),
+    (
+        "agent-listen: port 0",
+        &["--agent-listen", "127.0.0.1:0"],
+        2,
+        &["--agent-listen \"127.0.0.1:0\"", "Fix:"],
+    ),
+    (
         "advert-interval: 0",
         &["--advert-interval", "0"],
         2,

@@ -1,0 +1,366 @@
+//! `kubealived agent` with real keepalived, on two masters (network
+//! namespaces joined by a veth pair), each with a stand-in HTTPS apiserver
+//! (`tests/lab/apiserver.py`). Shows: the VIP leaves a master within half
+//! a second of its apiserver dying; a master whose /readyz turns red while
+//! it still serves hands the VIP over make-before-break; a SIGKILLed VRRP
+//! process takes the VIP with it at once; SIGTERM leaves no VIP; a killed
+//! agent worker leaves no VIP; /metrics parses.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const VIP: &str = "192.0.2.10";
+
+struct Master {
+    ns: Netns,
+    dir: PathBuf,
+    apiserver: Option<Child>,
+    agent: Option<Child>,
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        for child in [self.agent.as_mut(), self.apiserver.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // The agent's guard is gone; its keepalived stops on PDEATHSIG.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn has_vip(ns: &Netns) -> bool {
+    let out = run(Command::new("ip").args(["-n", &ns.name, "-o", "addr", "show", "to", VIP]));
+    !out.stdout.is_empty()
+}
+
+/// Polls until `cond` or the timeout; returns the time it took.
+fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
+}
+
+fn get(ns: &Netns, path: &str) -> String {
+    let out = must(ns.exec("python3").args([
+        "-c",
+        "import sys, urllib.request; print(urllib.request.urlopen('http://127.0.0.1:10290' + sys.argv[1], timeout=5).read().decode(), end='')",
+        path,
+    ]));
+    text(&out.stdout)
+}
+
+impl Master {
+    fn new(ns: Netns, root: &Path, name: &str) -> Master {
+        let dir = root.join(name);
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+        Master {
+            ns,
+            dir,
+            apiserver: None,
+            agent: None,
+        }
+    }
+
+    fn set_health(&self, mode: &str) {
+        let tmp = self.dir.join("health.tmp");
+        std::fs::write(&tmp, mode).unwrap();
+        std::fs::rename(tmp, self.dir.join("health")).unwrap();
+    }
+
+    fn start_apiserver(&mut self, certs: &Path) {
+        self.set_health("ok");
+        let mut child = self
+            .ns
+            .exec("python3")
+            .arg(repo().join("tests/lab/apiserver.py"))
+            .arg(certs.join("cert.pem"))
+            .arg(certs.join("key.pem"))
+            .arg(self.dir.join("health"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        self.apiserver = Some(child);
+    }
+
+    fn start_agent(&mut self, peer: &str) {
+        // The rendered keepalived.conf, with this master's run directory
+        // in place of the container's /run/kubealived.
+        let out = must(self.ns.exec(BIN).args([
+            "render",
+            "--keepalived-conf",
+            "--vip",
+            VIP,
+            "--peer",
+            peer,
+        ]));
+        let run_dir = self.dir.join("run");
+        let conf = text(&out.stdout).replace("/run/kubealived", run_dir.to_str().unwrap());
+        let conf_path = self.dir.join("keepalived.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let log = std::fs::File::create(self.dir.join("agent.log")).unwrap();
+        let child = self
+            .ns
+            .exec(BIN)
+            .arg("agent")
+            .arg("--keepalived-conf")
+            .arg(&conf_path)
+            .args(["--interface", "eth0", "--vip", VIP, "--run-dir"])
+            .arg(&run_dir)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.agent = Some(child);
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    fn status(&self) -> String {
+        get(&self.ns, "/status")
+    }
+
+    fn pid(&self, file: &str) -> i32 {
+        std::fs::read_to_string(self.dir.join("run").join(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+fn kill(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
+}
+
+#[test]
+fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
+    if !prerequisites("agent", true, &["ip", "openssl", "python3", "keepalived"]) {
+        return;
+    }
+    use nix::sys::signal::Signal;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    must(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=kube-apiserver", "-keyout"])
+            .arg(root.join("key.pem"))
+            .arg("-out")
+            .arg(root.join("cert.pem"))
+            .stderr(Stdio::null()),
+    );
+    let (ns_a, ns_b) = (Netns::new(), Netns::new());
+    must(Command::new("ip").args([
+        "link", "add", "eth0", "netns", &ns_a.name, "type", "veth", "peer", "name", "eth0",
+        "netns", &ns_b.name,
+    ]));
+    for (ns, addr) in [(&ns_a, "192.0.2.11/24"), (&ns_b, "192.0.2.12/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+    }
+    let mut a = Master::new(ns_a, root, "a");
+    let mut b = Master::new(ns_b, root, "b");
+    a.start_apiserver(root);
+    b.start_apiserver(root);
+
+    // A alone: it takes the VIP and becomes ready.
+    a.start_agent("192.0.2.12");
+    wait_for("A to hold the VIP", Duration::from_secs(10), || {
+        has_vip(&a.ns)
+    });
+    wait_for(
+        "A's agent to report MASTER and ready",
+        Duration::from_secs(5),
+        || {
+            let s = a.status();
+            s.contains("role: MASTER") && s.contains("apiserverReady: true")
+        },
+    );
+    // B joins and stays BACKUP (equal priority does not preempt).
+    b.start_agent("192.0.2.11");
+    wait_for(
+        "B's agent to report BACKUP and ready",
+        Duration::from_secs(10),
+        || {
+            let s = b.status();
+            s.contains("role: BACKUP") && s.contains("apiserverReady: true")
+        },
+    );
+    assert!(has_vip(&a.ns) && !has_vip(&b.ns));
+
+    // /metrics parses, and says what status says.
+    let metrics = get(&a.ns, "/metrics");
+    let lines = metrics.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("/metrics parses");
+    let value = |name: &str, label: Option<(&str, &str)>| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("no {name} {label:?} in\n{metrics}"))
+    };
+    assert_eq!(value("kubealived_vrrp_role", Some(("role", "master"))), 1.0);
+    assert_eq!(value("kubealived_apiserver_ready", None), 1.0);
+    assert_eq!(value("kubealived_keepalived_up", None), 1.0);
+    assert!(metrics.contains("kubealived_apiserver_check_duration_seconds_bucket"));
+    assert_eq!(get(&a.ns, "/healthz").trim(), "ok");
+
+    // 1. A's apiserver dies (the connection is refused): A resigns at once.
+    let mut api = a.apiserver.take().unwrap();
+    let _ = api.kill();
+    let _ = api.wait();
+    let gone = wait_for("the VIP to leave A", Duration::from_secs(5), || {
+        !has_vip(&a.ns)
+    });
+    let moved = wait_for("B to take the VIP", Duration::from_secs(5), || {
+        has_vip(&b.ns)
+    });
+    println!(
+        "apiserver killed -> VIP left A after {:.3} s, on B {:.3} s later",
+        gone.as_secs_f64(),
+        moved.as_secs_f64()
+    );
+    if std::env::var("AGENT_TEST_LOGS").is_ok() {
+        println!("A:\n{}\nB:\n{}", a.log(), b.log());
+    }
+    assert!(
+        gone < Duration::from_millis(500),
+        "the VIP took {gone:?} to leave a master whose apiserver died (target 0.5 s)\n{}",
+        a.log()
+    );
+    a.start_apiserver(root);
+    wait_for("A to be ready again", Duration::from_secs(5), || {
+        a.status().contains("apiserverReady: true")
+    });
+    assert!(has_vip(&b.ns) && !has_vip(&a.ns), "the VIP moved back");
+
+    // 2. B's /readyz turns red while B still serves (a graceful shutdown):
+    //    the VIP goes make-before-break: A holds it before B lets go.
+    b.set_health("graceful");
+    let start = Instant::now();
+    let (mut a_has, mut b_lost) = (None, None);
+    // The two are sampled one after the other: one round's time is the
+    // resolution of the comparison below.
+    let mut step = Duration::ZERO;
+    while a_has.is_none() || b_lost.is_none() {
+        let round = Instant::now();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no handover\n{}",
+            b.log()
+        );
+        if a_has.is_none() && has_vip(&a.ns) {
+            a_has = Some(start.elapsed());
+        }
+        if b_lost.is_none() && !has_vip(&b.ns) {
+            b_lost = Some(start.elapsed());
+        }
+        step = step.max(round.elapsed());
+    }
+    let (a_has, b_lost) = (a_has.unwrap(), b_lost.unwrap());
+    println!(
+        "readyz red while serving -> VIP on A after {:.3} s, off B after {:.3} s (sampled every {:.3} s at worst)",
+        a_has.as_secs_f64(),
+        b_lost.as_secs_f64(),
+        step.as_secs_f64()
+    );
+    assert!(
+        a_has <= b_lost + step,
+        "B dropped the VIP before A had it\n{}",
+        b.log()
+    );
+    assert!(
+        a_has < Duration::from_millis(2000),
+        "{a_has:?}: longer than a 2 s shutdown delay"
+    );
+    b.set_health("ok");
+    wait_for("B to be ready again", Duration::from_secs(5), || {
+        b.status().contains("apiserverReady: true")
+    });
+
+    // 3. A's VRRP process is SIGKILLed: the VIP leaves A at once, B takes it.
+    let vrrp = a.pid("vrrp.pid");
+    kill(vrrp, Signal::SIGKILL);
+    let gone = wait_for("the VIP to leave A", Duration::from_secs(3), || {
+        !has_vip(&a.ns)
+    });
+    println!(
+        "VRRP process SIGKILLed -> VIP left A after {:.3} s",
+        gone.as_secs_f64()
+    );
+    assert!(gone < Duration::from_millis(500), "{gone:?}\n{}", a.log());
+    wait_for("B to take the VIP", Duration::from_secs(5), || {
+        has_vip(&b.ns)
+    });
+    wait_for(
+        "A's keepalived to run again",
+        Duration::from_secs(5),
+        || {
+            let s = a.status();
+            s.contains("keepalivedRestarts: 1") && s.contains("role: BACKUP")
+        },
+    );
+    assert!(get(&a.ns, "/metrics").contains("kubealived_keepalived_restarts_total 1"));
+
+    // 4. SIGTERM to B's agent (kubelet stopping the pod): keepalived
+    //    resigns, A takes over, and B is left without the VIP.
+    let mut agent = b.agent.take().unwrap();
+    let start = Instant::now();
+    kill(agent.id() as i32, Signal::SIGTERM);
+    let status = agent.wait().unwrap();
+    println!(
+        "SIGTERM -> agent exited ({status}) after {:.3} s",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(status.success(), "{}", b.log());
+    assert!(!has_vip(&b.ns), "the VIP stayed after SIGTERM\n{}", b.log());
+    wait_for("A to take the VIP", Duration::from_secs(3), || {
+        has_vip(&a.ns)
+    });
+
+    // 5. A's worker (everything but the guard) is SIGKILLed: the guard
+    //    removes the VIP and exits non-zero.
+    let guard = a.agent.as_ref().unwrap().id();
+    let children = std::fs::read_to_string(format!("/proc/{guard}/task/{guard}/children")).unwrap();
+    let worker: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    kill(worker, Signal::SIGKILL);
+    let gone = wait_for("the VIP to leave A", Duration::from_secs(3), || {
+        !has_vip(&a.ns)
+    });
+    println!(
+        "agent worker SIGKILLed -> VIP left A after {:.3} s",
+        gone.as_secs_f64()
+    );
+    let status = a.agent.take().unwrap().wait().unwrap();
+    assert!(!status.success());
+    assert!(!has_vip(&a.ns), "{}", a.log());
+}

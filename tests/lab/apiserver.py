@@ -1,6 +1,14 @@
 """A stand-in kube-apiserver for the lab: HTTPS on port 6443 (every
 address, IPv4 and IPv6, so it also answers on the VIP while this master
-holds it). /livez answers 200 while the health file says "ok", else 500.
+holds it), HTTP/1.1 with keep-alive like the real one. The health file
+says how it behaves:
+
+- "ok": /livez and /readyz answer 200;
+- "fail" (or anything else, or no file): both answer 500;
+- "graceful": /readyz 500 and /livez 200, as kube-apiserver does during
+  its --shutdown-delay-duration (still serving, asking load balancers to
+  go elsewhere); the test kills the process when the delay is over;
+- "hang": connections are accepted and requests never answered.
 
     python3 apiserver.py CERT KEY HEALTH_FILE
 """
@@ -8,16 +16,32 @@ import http.server
 import socket
 import ssl
 import sys
+import time
+
+
+def mode():
+    try:
+        with open(HEALTH) as f:
+            return f.read().strip()
+    except OSError:
+        return "fail"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
     def do_GET(self):
-        try:
-            with open(HEALTH) as f:
-                healthy = f.read().strip() == "ok"
-        except OSError:
-            healthy = False
-        code = 200 if self.path == "/livez" and healthy else 500
+        m = mode()
+        while m == "hang":
+            time.sleep(0.2)
+            m = mode()
+        if self.path == "/livez":
+            healthy = m in ("ok", "graceful")
+        elif self.path == "/readyz":
+            healthy = m == "ok"
+        else:
+            healthy = m in ("ok", "graceful")
+        code = 200 if healthy else 500
         body = b"ok" if code == 200 else b"unhealthy"
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))

@@ -3,14 +3,21 @@
 keepalived configuration, on the same lab, in one run. Prints numbers; it
 is not a test. Run as root:
 
-    .venv/bin/python tests/lab/bench.py            # the full benchmark (~35 min)
+    .venv/bin/python tests/lab/bench.py            # the full benchmark (~50 min)
     .venv/bin/python tests/lab/bench.py --trials 3 --sizes 3 --soak-seconds 60 --adverts 0.3   # short (CI)
 
-Measured, per configuration (3 masters, host keepalived on the rendered
-config, real TCP clients on VIP:6443 from their own namespace):
-  hard loss    the holder's bridge port goes down; client gap on VIP:6443
-  apiserver    the holder's apiserver process dies; time until another master holds the VIP
-  graceful     the holder's keepalived gets SIGTERM; client gap
+Designs: kubealived's agent (keepalived under `kubealived agent`, as in
+the pod), the design before it (keepalived runs check-apiserver every
+second), the kubeadm HA guide. Measured, per design (3 masters, real TCP
+clients on VIP:6443 from their own namespace):
+  hard loss           the holder's bridge port goes down; client gap on VIP:6443
+  apiserver killed    the holder's apiserver process dies; until another master holds the VIP
+  apiserver hung      it accepts connections and never answers; likewise
+  apiserver graceful  /readyz red for 2 s while it serves (--shutdown-delay-duration), then it
+                      stops; client gaps (goal: none)
+  SIGTERM             the holder's keepalived (the agent) gets SIGTERM; client gap
+  kills               SIGKILL of the holder's VRRP process, or of all of keepalived, again and
+                      again; how long two masters held the VIP after each
 then the hard-loss median for each cluster size, and a soak with every core
 busy counting VIP moves that nothing caused (goal 0), for each advert interval.
 
@@ -21,6 +28,7 @@ import argparse
 import contextlib
 import dataclasses
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -78,26 +86,91 @@ def hard_loss(L, trials, rise_wait, probe):
                        lambda holder: L.link(holder, False), lambda holder: L.link(holder, True))
 
 
-def apiserver_death(L, trials, rise_wait, probe):
-    """The holder's apiserver dies: until another master holds the VIP;
-    and whether it moves back when the apiserver returns."""
+def apiserver_fault(L, trials, rise_wait, fault, undo):
+    """`fault(holder)` on the holder's apiserver: until another master holds
+    the VIP; `undo(holder)`, then whether the VIP moves back."""
     moved, flapped_back = [], 0
     for _ in range(trials):
         holder = settle(L, 1)
         t0 = time.monotonic()
-        L.stop_apiserver(holder)
+        fault(holder)
         m = L.wait_moved(holder, t0, 90)
         if m is None:
-            raise RuntimeError("VIP did not move after apiserver death")
+            raise RuntimeError("VIP did not move after an apiserver fault")
         moved.append(m)
         new = L.wait_holder(10)
-        L.start_apiserver(holder)
+        undo(holder)
         t1 = time.monotonic()
-        time.sleep(rise_wait + 4)
+        time.sleep(rise_wait + 2)
         if any(e[1] == holder and e[3] for e in L.holders.since(t1)):
             flapped_back += 1
         assert new is not None
     return moved, f"; moved back on recovery {flapped_back}/{trials}"
+
+
+def apiserver_death(L, trials, rise_wait, probe):
+    """The holder's apiserver process is killed."""
+    return apiserver_fault(L, trials, rise_wait, L.stop_apiserver, L.start_apiserver)
+
+
+def apiserver_hung(L, trials, rise_wait, probe):
+    """The holder's apiserver accepts connections and never answers."""
+    return apiserver_fault(L, trials, rise_wait, lambda i: L.set_mode(i, "hang"), lambda i: L.set_mode(i, "ok"))
+
+
+SHUTDOWN_DELAY = 2.0  # s, kube-apiserver --shutdown-delay-duration
+
+
+def apiserver_graceful(L, trials, rise_wait, probe):
+    """The holder's apiserver shuts down gracefully: /readyz red (/livez
+    still green) for SHUTDOWN_DELAY while it serves, then it stops. The
+    client's gaps from the start of the shutdown until the VIP has settled
+    (goal: none)."""
+    failed, worst = 0, []
+    for _ in range(trials):
+        holder = settle(L, 1)
+        t0 = time.monotonic()
+        L.set_mode(holder, "graceful")
+        time.sleep(SHUTDOWN_DELAY)
+        L.stop_apiserver(holder)
+        if L.wait_moved(holder, t0, 60) is None:
+            raise RuntimeError("VIP did not move after a graceful apiserver shutdown")
+        L.wait_holder(30)
+        worst.append(L.client_gap(probe, t0))
+        failed += len(probe.gaps_since(t0))
+        L.start_apiserver(holder)
+        time.sleep(rise_wait)
+    return worst, f"; client gaps {failed} in {trials} shutdowns (goal 0)"
+
+
+KILL_WAIT = 15.0  # s: how long a killed keepalived may take to come back before the bench restarts it
+
+
+def repeated_kills(L, trials, probe, everything):
+    """SIGKILL of the holder's VRRP process (or of all of keepalived), again
+    and again, about 3 s apart: how long two masters held the VIP after each
+    kill (while the killed one still had it on its interface)."""
+    doubles = []
+    for _ in range(trials):
+        holder = settle(L, 0.5)
+        t0 = time.monotonic()
+        old = L.kill_vrrp(holder, everything)
+        back = L.wait(lambda: L.vrrp_pid(holder) not in (None, old), KILL_WAIT)
+        if not back or L.wait(lambda: len(L.holders.now()) == 1, 5) is None:
+            L.stop_keepalived(holder, graceful=False)  # a human (or kubelet) restarts it
+            L.start_keepalived(holder, install=False)
+        L.wait(lambda: len(L.holders.now()) == 1, 10)
+        doubles.append(max(L.holders.spans(lambda held: held >= 2, t0=t0), default=0.0))
+        time.sleep(2.5)
+    return doubles, f"; over 0.5 s: {sum(d > 0.5 for d in doubles)}/{trials}"
+
+
+def kill_vrrp(L, trials, rise_wait, probe):
+    return repeated_kills(L, trials, probe, everything=False)
+
+
+def kill_all(L, trials, rise_wait, probe):
+    return repeated_kills(L, trials, probe, everything=True)
 
 
 def graceful(L, trials, rise_wait, probe):
@@ -108,10 +181,15 @@ def graceful(L, trials, rise_wait, probe):
                        lambda holder: L.start_master(holder, install=False))
 
 
-SCENARIOS = [  # (key, what is printed before the numbers, how it is measured)
-    ("hard loss", "hard loss, client gap:       ", hard_loss),
-    ("apiserver death", "apiserver death -> VIP moved:", apiserver_death),
-    ("graceful stop", "graceful stop, client gap:   ", graceful),
+SCENARIOS = [  # (key, printed label, how it is measured, the designs it runs for (None: all))
+    ("hard loss", "hard loss, client gap:            ", hard_loss, None),
+    ("apiserver killed", "apiserver killed -> VIP moved:    ", apiserver_death, None),
+    # The guide's check takes 3 s x 10 for any apiserver fault: measured once.
+    ("apiserver hung", "apiserver hung -> VIP moved:      ", apiserver_hung, ("agent", "script")),
+    ("apiserver graceful", "apiserver graceful, client gap:   ", apiserver_graceful, ("agent", "script")),
+    ("graceful stop", "keepalived/agent SIGTERM, gap:    ", graceful, None),
+    ("kill VRRP", "VRRP process SIGKILLed, 2 holders:", kill_vrrp, ("agent", "script")),
+    ("kill all", "keepalived SIGKILLed, 2 holders:  ", kill_all, ("agent", "script")),
 ]
 
 
@@ -126,7 +204,10 @@ class Design:
 
 
 DESIGNS = [  # the first is kubealived's, which the others are compared with
-    Design("kubealived", "kubealived defaults (VRRPv3, advert 0.3 s, check 1 s x 2, weight -50)", 3),
+    Design("agent", "kubealived agent (VRRPv3, advert 0.3 s, /readyz every 0.1 s x 2, track_file)", 1.5,
+           {"design": "agent"}),
+    Design("script", "before the agent (VRRPv3, advert 0.3 s, vrrp_script /livez 1 s x 2, weight -50)", 3,
+           {"design": "script"}),
     Design("guide", "kubeadm HA guide (VRRPv2, advert 1 s, check 3 s x 10, weight -2)", 8, {"guide": True}),
 ]
 
@@ -136,7 +217,9 @@ def profile(design, trials):
     out(f"\n--- {design.name}: 3 masters, {trials} trials each")
     results = {}
     with cluster(design.rise_wait, **design.lab) as (L, probe):
-        for key, label, measure in SCENARIOS:
+        for key, label, measure, only in SCENARIOS:
+            if only and design.key not in only:
+                continue
             results[key], note = measure(L, trials, design.rise_wait, probe)
             out(f"{label} {summary(results[key])}{note}")
     return results
@@ -154,10 +237,37 @@ class Stress:
             stop(p)
 
 
-def soak(advert, seconds, per_master, trials):
+def with_lines(conf, global_lines=(), instance_lines=()):
+    """keepalived.conf with lines added to global_defs and vrrp_instance."""
+    for line in global_lines:
+        conf = conf.replace("global_defs {\n", f"global_defs {{\n    {line}\n", 1)
+    for line in instance_lines:
+        conf = re.sub(r"(\n    advert_int \S+\n)", rf"\1    {line}\n", conf, count=1)
+    return conf
+
+
+VARIANTS = {  # node-loss variants: keepalived.conf edits
+    "": None,
+    "down_timer_adverts 2": lambda c: with_lines(c, instance_lines=["down_timer_adverts 2"]),
+    "vrrp_rt_priority 50": lambda c: with_lines(c, global_lines=["vrrp_rt_priority 50"]),
+}
+
+
+def state_log(L):
+    """Every master's state changes and the agents' lines, so a spurious
+    move can be explained (the lab's directory goes at close)."""
+    keep = ("kubealived agent:", "Entering", "priority", "Receive advertisement")
+    lines = []
+    for i in L.masters:
+        lines += [f"m{i} {line}" for line in L.keepalived_log(i) if any(k in line for k in keep)]
+    return "\n".join(lines[-60:])
+
+
+def soak(advert, seconds, per_master, trials, variant=""):
+    """Every master busy: VIP moves nothing caused, then hard loss."""
     args = [] if advert is None else ["--advert-interval", str(advert)]
-    label = "default" if advert is None else f"{advert} s"
-    with cluster(install_args=args) as (L, probe):
+    label = ("default" if advert is None else f"{advert} s") + (f", {variant}" if variant else "")
+    with cluster(install_args=args, conf_edit=VARIANTS[variant]) as (L, probe):
         stress = Stress(L, per_master)
         try:
             time.sleep(2)
@@ -165,10 +275,13 @@ def soak(advert, seconds, per_master, trials):
             time.sleep(seconds)
             moves = [e for e in L.holders.since(t0) if e[3]]
             gaps = probe.gaps_since(t0)
-            hl = hard_loss(L, trials, 3, probe)[0] if trials else []
+            if moves:
+                out(f"spurious moves (t from the soak's start, master): {[(round(t - t0, 2), m) for t, m, *_ in moves]}; "
+                    f"what the agents and keepalived said:\n{state_log(L)}")
+            hl = hard_loss(L, trials, 2, probe)[0] if trials else []
         finally:
             stress.stop()
-    out(f"advert {label:>7}, {L.n * per_master} busy loops on {os.cpu_count()} cores: "
+    out(f"advert {label:<30} {L.n * per_master} busy loops on {os.cpu_count()} cores: "
         f"{len(moves)} spurious VIP moves and {len(gaps)} client gaps in {seconds} s; "
         f"hard loss under stress: {summary(hl)}")
     return len(moves)
@@ -178,9 +291,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--sizes", type=int, nargs="*", default=[3, 5, 7])
-    ap.add_argument("--soak-seconds", type=int, default=600)
-    ap.add_argument("--adverts", type=float, nargs="*", default=[0.1, 0.3, 0.5],
-                    help="advert intervals for the stressed soak (the default is always included)")
+    ap.add_argument("--soak-seconds", type=int, default=300)
+    ap.add_argument("--adverts", type=float, nargs="*", default=[0.15, 0.2, 0.3],
+                    help="advert intervals for the node-loss table under stress")
+    ap.add_argument("--node-loss-seconds", type=int, default=40, help="stressed soak before each node-loss row")
     ap.add_argument("--stress-per-master", type=int, default=2)
     ap.add_argument("--no-guide", action="store_true", help="skip the kubeadm guide baseline")
     args = ap.parse_args()
@@ -190,14 +304,17 @@ def main():
     keepalived = subprocess.run(["keepalived", "--version"], capture_output=True, text=True).stderr.splitlines()[0]
     out(f"kubealived failover benchmark: {keepalived}, {os.cpu_count()} cores, binary {binary()}")
 
+    load = os.getloadavg()
+    out(f"load average at the start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     designs = [d for d in DESIGNS if not (args.no_guide and d.key == "guide")]
     results = {d.key: profile(d, args.trials) for d in designs}
     ours = results[designs[0].key]
     for other in designs[1:]:
         out(f"\n--- {designs[0].key} / {other.key} (medians)")
         for key, *_ in SCENARIOS:
-            a, b = statistics.median(ours[key]), statistics.median(results[other.key][key])
-            out(f"{key:<16} {a:6.2f} s vs {b:6.2f} s   ratio {a / b:.2f}")
+            if key in ours and key in results[other.key]:
+                a, b = statistics.median(ours[key]), statistics.median(results[other.key][key])
+                out(f"{key:<20} {a:6.2f} s vs {b:6.2f} s" + (f"   ratio {a / b:.2f}" if b else ""))
 
     out("\n--- hard loss by cluster size (kubealived defaults)")
     for n in args.sizes:
@@ -205,11 +322,12 @@ def main():
             gaps, _ = hard_loss(L, max(3, args.trials // 2), 3, probe)
         out(f"{n} masters: {summary(gaps)}")
 
-    out(f"\n--- soak under CPU stress, {args.soak_seconds} s each")
+    out(f"\n--- soak under CPU stress with the defaults, {args.soak_seconds} s")
     spurious = soak(None, args.soak_seconds, args.stress_per_master, 0)
+    out(f"\n--- node loss under CPU stress, {args.node_loss_seconds} s soak each")
     for advert in args.adverts:
-        if advert != 0.3:
-            soak(advert, max(60, args.soak_seconds // 3), args.stress_per_master, max(3, args.trials // 2))
+        for variant in VARIANTS:
+            soak(advert, args.node_loss_seconds, args.stress_per_master, max(3, args.trials // 2), variant)
     out(f"\nspurious VIP moves with the defaults under stress: {spurious} (goal 0)")
 
 

@@ -1,5 +1,8 @@
-"""The baseline the benchmark compares against: keepalived.conf as the
-kubeadm HA guide (ha-considerations.md) writes it."""
+"""The baselines the benchmark compares against: keepalived.conf as the
+kubeadm HA guide (ha-considerations.md) writes it, and kubealived's own
+design before the agent."""
+import re
+
 from names import IMAGE_BINARY
 
 
@@ -38,3 +41,28 @@ vrrp_instance VI_1 {{
     }}
 }}
 """
+
+
+SCRIPT_CHECK = f"""vrrp_script kubealived_apiserver {{
+    script "{IMAGE_BINARY} check-apiserver --port 6443"
+    interval 1
+    timeout 3
+    fall 2
+    rise 2
+    weight -50
+    init_fail
+}}
+"""
+
+
+def script_config(conf):
+    """The design before the agent, the benchmark's baseline: the same
+    rendered keepalived.conf, but keepalived itself runs `kubealived
+    check-apiserver` (/livez) every second (vrrp_script, fall 2, weight -50,
+    init_fail) instead of reading the agent's track file."""
+    out = re.sub(r"    notify_fifo \S+\n", "    script_user root\n    enable_script_security\n", conf)
+    out = re.sub(r"track_file kubealived_apiserver \{\n.*?\n\}\n", SCRIPT_CHECK, out, flags=re.S)
+    out = re.sub(r"\n    priority (\d+)\n", lambda m: f"\n    priority {int(m.group(1)) + 50}\n", out)
+    out = out.replace("    track_file {\n", "    track_script {\n")
+    assert "track_file" not in out and "vrrp_script" in out, "keepalived.conf shape changed"
+    return out

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from guide import guide_config
+from guide import guide_config, script_config
 from image import ensure_images
 from machine import HERE, binary, containers_conf, sh, stop
 from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST, POD, VIP4, VIP6,
@@ -49,9 +49,17 @@ class Lab:
     (observe.Probe), wait_holder, wait_moved, client_gap. kubealived runs
     inside a master with kubealived(i, command, ...)."""
 
-    def __init__(self, masters=3, mode="host", dual_stack=False, install_args=(), guide=False, log=print):
+    def __init__(self, masters=3, mode="host", dual_stack=False, install_args=(), guide=False, log=print,
+                 design="agent", conf_edit=None):
+        """design (host mode): "agent" runs `kubealived agent` (which runs
+        keepalived) as the pod does; "script" keepalived on the design
+        before the agent (guide.script_config); guide=True the kubeadm
+        guide's config. conf_edit(text) -> text changes the rendered
+        keepalived.conf (benchmark variants)."""
         assert 1 <= masters <= 7
         self.n, self.mode, self.dual_stack, self.guide, self.log = masters, mode, dual_stack, guide, log
+        self.design = "guide" if guide else design
+        self.conf_edit = conf_edit
         self.install_args = list(install_args)
         self.prefix = f"kal{os.getpid()}"
         self.vips = [VIP4, VIP6] if dual_stack else [VIP4]
@@ -186,16 +194,47 @@ class Lab:
         return self._root(i) / MANIFEST
 
     # --- keepalived on the host (fast mode) ----------------------------
+    def run_dir(self, i):
+        """Master i's agent run directory (the container's /run/kubealived)."""
+        return self._file(i, "run")
+
+    def _pidfile(self, i, which):
+        """keepalived's pid files: the agent's run directory, or the lab's."""
+        if self.design == "agent":
+            return self.run_dir(i) / {"pid": "keepalived.pid", "vrrp.pid": "vrrp.pid"}[which]
+        return self._file(i, which)
+
     def start_keepalived(self, i, install=True):
-        if self.guide:
+        if self.design == "guide":
             self.conf_path(i).parent.mkdir(parents=True, exist_ok=True)
             self.conf_path(i).write_text(guide_config(i, VIP4))
         elif install:
             self.install(i)
+        conf = self.conf_path(i).read_text()
+        if self.conf_edit:
+            conf = self.conf_edit(conf)
+        if self.design == "agent":
+            # As in the pod, with this master's run directory in place of
+            # the container's /run/kubealived.
+            self.run_dir(i).mkdir(exist_ok=True)
+            played = self._file(i, "agent.conf")
+            played.write_text(conf.replace("/run/kubealived", str(self.run_dir(i))))
+            argv = [str(self.binary), "agent", "--keepalived-conf", str(played), "--interface", "eth0",
+                    "--run-dir", str(self.run_dir(i))]
+            for vip in self.vips:
+                argv += ["--vip", vip]
+            with open(self._file(i, "keepalived.log"), "a") as log:
+                self.keepalived[i] = subprocess.Popen(["ip", "netns", "exec", self.ns(i), *argv],
+                                                      stdout=log, stderr=subprocess.STDOUT)
+            return
+        if self.design == "script":
+            conf = script_config(conf)
+        played = self._file(i, "played.conf")
+        played.write_text(conf)
         # The health check runs this build at the image's path, mounted only
         # in this command's private mount namespace (ip netns exec gives one).
         script = (f"mount -t tmpfs tmpfs {Path(IMAGE_BINARY).parent} && cp {self.binary} {IMAGE_BINARY} && "
-                  f"exec keepalived -n -l -D --no-syslog -f {self.conf_path(i)} "
+                  f"exec keepalived -n -l -D --no-syslog -f {played} "
                   f"-p {self._file(i, 'pid')} -r {self._file(i, 'vrrp.pid')}")
         with open(self._file(i, "keepalived.log"), "a") as log:  # keepalived writes to its own copy
             self.keepalived[i] = subprocess.Popen(["ip", "netns", "exec", self.ns(i), "sh", "-c", script],
@@ -218,22 +257,26 @@ class Lab:
         """The pid of master i's keepalived VRRP process (host mode), or
         None when its pid file is missing or names no live process."""
         try:
-            pid = int(self._file(i, "vrrp.pid").read_text().strip())
+            pid = int(self._pidfile(i, "vrrp.pid").read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
         return pid if os.path.exists(f"/proc/{pid}") else None
 
-    def kill_vrrp(self, i):
+    def kill_vrrp(self, i, everything=False):
         """SIGKILL master i's keepalived VRRP process by its pid (host
-        mode); the keepalived parent respawns it, as a container runtime
-        would restart the pod. Returns the pid killed."""
+        mode), or (everything) the keepalived parent too; the agent starts
+        keepalived again (the script and guide designs: keepalived respawns
+        the VRRP process). Returns the VRRP pid killed."""
         pid = self.vrrp_pid(i)
         try:
             if pid is None:
                 raise ProcessLookupError
+            if everything:
+                with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+                    os.kill(int(self._pidfile(i, "pid").read_text().strip()), signal.SIGKILL)
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
-            raise LabError(f"master{i} has no VRRP process to kill: {self._file(i, 'vrrp.pid')} is missing or names "
+            raise LabError(f"master{i} has no VRRP process to kill: {self._pidfile(i, 'vrrp.pid')} is missing or names "
                            "no live process (keepalived not started or stopped, or its VRRP process died and awaits "
                            "its respawn)") from None
         return pid
@@ -329,7 +372,12 @@ class Lab:
         self.apiservers[i] = proc
 
     def set_healthy(self, i, healthy):
-        self._file(i, "health").write_text("ok" if healthy else "fail")
+        self.set_mode(i, "ok" if healthy else "fail")
+
+    def set_mode(self, i, mode):
+        """The stand-in apiserver's behaviour: ok, fail, graceful or hang
+        (apiserver.py)."""
+        self._file(i, "health").write_text(mode)
 
     def stop_apiserver(self, i):
         proc = self.apiservers.pop(i)

@@ -1,7 +1,7 @@
 //! Every name and path kubealived uses, in one place: the files it owns on
 //! the host, where the image carries its programs, what the packages
 //! install, and the names in the manifest. Anything outside Rust that must
-//! agree (the Containerfile, the systemd unit, the deb's postrm, the lab)
+//! agree (the image build, the systemd unit, the deb's postrm, the lab)
 //! is checked against these by `tests/paths.rs`.
 
 use anyhow::{Context, Result};

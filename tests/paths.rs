@@ -1,5 +1,5 @@
 //! Everything outside Rust that names a kubealived path agrees with
-//! src/paths.rs: the Containerfile, the systemd unit, the deb's postrm, the
+//! src/paths.rs: the image build, the systemd unit, the deb's postrm, the
 //! package assets in Cargo.toml, and the lab. A path changed on one side
 //! only fails here.
 
@@ -148,42 +148,6 @@ fn the_kubealived_paths_scanner_flags_a_mismatch() {
 }
 
 #[test]
-fn the_containerfile_runs_what_the_manifest_runs() {
-    let containerfile = read("packaging/container/Containerfile");
-    assert!(
-        containerfile.contains(&format!(
-            "COPY --chown=0:0 --chmod=0755 kubealived {BINARY_IN_IMAGE}\n"
-        )),
-        "the Containerfile does not put the binary at {BINARY_IN_IMAGE}"
-    );
-    assert!(containerfile.contains(&format!("[ -x {KEEPALIVED_IN_IMAGE} ]")));
-    let cmd = containerfile
-        .lines()
-        .find_map(|l| l.strip_prefix("CMD "))
-        .expect("the Containerfile has a CMD");
-    let cmd: Vec<String> = serde_yaml_ng::from_str(cmd).expect("CMD is a JSON array");
-
-    let settings = kubealived::settings::Settings {
-        vips: vec!["192.0.2.10".into()],
-        interface: Some("eth0".into()),
-        ..Default::default()
-    };
-    let config = kubealived::config::Config::validate(&settings).unwrap();
-    let node = kubealived::node::resolve(&config, &[], false).unwrap();
-    let conf = kubealived::render::keepalived::render(&node);
-    let pod: Pod =
-        serde_yaml_ng::from_str(&kubealived::render::manifest::static_pod(&node, &conf)).unwrap();
-    let command = pod.spec.unwrap().containers[0].command.clone().unwrap();
-    assert!(
-        command.starts_with(&cmd),
-        "the manifest's command {command:?} does not start with the Containerfile's CMD {cmd:?}"
-    );
-    assert_eq!(command[..2], [BINARY_IN_IMAGE, "agent"]);
-    assert!(command.contains(&KEEPALIVED_CONF_IN_POD.to_string()));
-    assert!(conf.contains(&format!("file \"{AGENT_RUN_DIR}/{TRACK_FILE}\"")));
-}
-
-#[test]
 fn the_unit_and_the_packages_use_the_same_paths() {
     let unit = read(&format!("systemd/{UNIT}"));
     for line in [
@@ -268,4 +232,7 @@ fn the_image_build_puts_the_programs_where_the_manifest_runs_them() {
         command.starts_with(&cmd),
         "the manifest's command {command:?} does not start with image.py's CMD {cmd:?}"
     );
+    assert_eq!(command[..2], [BINARY_IN_IMAGE, "agent"]);
+    assert!(command.contains(&KEEPALIVED_CONF_IN_POD.to_string()));
+    assert!(conf.contains(&format!("file \"{AGENT_RUN_DIR}/{TRACK_FILE}\"")));
 }

@@ -47,7 +47,7 @@ def missing_prerequisites(pod_mode=False):
     missing = [] if os.geteuid() == 0 else ["root"]
     tools = ["ip", "keepalived", "openssl", "nsenter"]
     if pod_mode:
-        tools += ["podman", "runc", "debootstrap"]
+        tools += ["podman", "runc", "apt-get", "dpkg-deb"]
     missing += [t for t in tools if not shutil.which(t)]
     return missing
 

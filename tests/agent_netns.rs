@@ -82,22 +82,14 @@ impl Master {
 
     fn start_apiserver(&mut self, certs: &Path) {
         self.set_health("ok");
-        let mut child = self
-            .ns
-            .exec("python3")
-            .arg(repo().join("tests/lab/apiserver.py"))
-            .arg(certs.join("cert.pem"))
-            .arg(certs.join("key.pem"))
-            .arg(self.dir.join("health"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
+        let child = spawn_ready(
+            self.ns
+                .exec("python3")
+                .arg(repo().join("tests/lab/apiserver.py"))
+                .arg(certs.join("cert.pem"))
+                .arg(certs.join("key.pem"))
+                .arg(self.dir.join("health")),
+        );
         self.apiserver = Some(child);
     }
 

@@ -36,20 +36,12 @@ srv.serve_forever()
 "#;
 
 fn start(ns: &Netns, mode: &str, dir: &std::path::Path) -> Apiserver {
-    let mut child = ns
-        .exec("python3")
-        .args(["-c", SERVER, mode])
-        .arg(dir.join("cert.pem"))
-        .arg(dir.join("key.pem"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    let child = spawn_ready(
+        ns.exec("python3")
+            .args(["-c", SERVER, mode])
+            .arg(dir.join("cert.pem"))
+            .arg(dir.join("key.pem")),
+    );
     Apiserver(child)
 }
 

@@ -166,3 +166,19 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, std::time::SystemTime, u32)
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
+
+/// Spawn a stand-in server that prints "ready" on its first line once it
+/// listens, and wait for that line.
+pub fn spawn_ready(cmd: &mut Command) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "{cmd:?} did not say ready");
+    child
+}

@@ -1,27 +1,46 @@
 //! The apiserver's readiness: `GET /readyz` over one kept-alive HTTPS
-//! connection, with hysteresis so one slow or failed answer does not move
-//! the VIP.
+//! connection, with hysteresis so one failed answer, or two slow ones, do
+//! not move the VIP.
 
 use crate::commands::check_apiserver;
 use std::time::{Duration, Instant};
 
-/// Consecutive results needed to change state. Starts unhealthy: a
-/// joining master never takes the VIP before its apiserver answers.
+/// Why a check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// It answered, not 200: it still serves, as during its shutdown delay.
+    Red,
+    /// Refused, reset, a TLS or HTTP error: nothing serves.
+    Down,
+    /// No answer within the timeout: hung, or only slow on a loaded node.
+    TimedOut,
+}
+
+/// Readiness after hysteresis. Starts unhealthy: a joining master never
+/// takes the VIP before its apiserver answered `rise` times in a row.
+/// A healthy apiserver turns unhealthy after `fall` failures in a row, the
+/// last of them a hard one (red or down); timeouts alone only once no
+/// check has succeeded for `patience`, so a slow apiserver keeps the VIP
+/// and a hung one loses it.
 #[derive(Debug, Clone)]
 pub struct Hysteresis {
     fall: u32,
     rise: u32,
+    patience: Duration,
     healthy: bool,
     streak: u32,
+    last_ok: Option<Instant>,
 }
 
 impl Hysteresis {
-    pub fn new(fall: u32, rise: u32) -> Self {
+    pub fn new(fall: u32, rise: u32, patience: Duration) -> Self {
         Hysteresis {
             fall: fall.max(1),
             rise: rise.max(1),
+            patience,
             healthy: false,
             streak: 0,
+            last_ok: None,
         }
     }
 
@@ -29,15 +48,26 @@ impl Hysteresis {
         self.healthy
     }
 
-    /// Feed one check result; returns the (possibly new) state.
-    pub fn observe(&mut self, ok: bool) -> bool {
+    /// Feed one check result, finished at `now`; returns the (possibly
+    /// new) state.
+    pub fn observe(&mut self, result: Result<(), FailureKind>, now: Instant) -> bool {
+        let ok = result.is_ok();
+        if ok {
+            self.last_ok = Some(now);
+        }
         if ok == self.healthy {
             self.streak = 0;
             return self.healthy;
         }
         self.streak += 1;
-        let needed = if ok { self.rise } else { self.fall };
-        if self.streak >= needed {
+        let flip = match result {
+            Ok(()) => self.streak >= self.rise,
+            Err(FailureKind::TimedOut) => self
+                .last_ok
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.patience),
+            Err(_) => self.streak >= self.fall,
+        };
+        if flip {
             self.healthy = ok;
             self.streak = 0;
         }
@@ -48,9 +78,7 @@ impl Hysteresis {
 /// A failed check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The apiserver answered (not 200): it still serves, as during its
-    /// shutdown delay. Otherwise it refused, reset or timed out.
-    pub serving: bool,
+    pub kind: FailureKind,
     pub why: String,
 }
 
@@ -79,11 +107,15 @@ impl Checker {
         let result = match check_apiserver::status(&self.agent, &self.url) {
             Ok(status) if status == 200 => Ok(()),
             Ok(status) => Err(Failure {
-                serving: true,
+                kind: FailureKind::Red,
                 why: format!("{} answered {status}", self.url),
             }),
             Err(e) => Err(Failure {
-                serving: false,
+                kind: if timed_out(&e) {
+                    FailureKind::TimedOut
+                } else {
+                    FailureKind::Down
+                },
                 why: format!("{}: {e}", self.url),
             }),
         };
@@ -91,46 +123,111 @@ impl Checker {
     }
 }
 
+fn timed_out(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use FailureKind::{Down, Red, TimedOut};
 
-    #[test]
-    fn starts_unhealthy_and_needs_rise_successes() {
-        let mut h = Hysteresis::new(2, 3);
-        assert!(!h.healthy());
-        assert!(!h.observe(true));
-        assert!(!h.observe(true));
-        assert!(h.observe(true));
+    const PATIENCE: Duration = Duration::from_millis(1000);
+
+    /// Feeds results at the given milliseconds after a common start.
+    struct Feed {
+        h: Hysteresis,
+        t0: Instant,
+    }
+
+    impl Feed {
+        fn new(fall: u32, rise: u32) -> Self {
+            Feed {
+                h: Hysteresis::new(fall, rise, PATIENCE),
+                t0: Instant::now(),
+            }
+        }
+        fn at(&mut self, ms: u64, result: Result<(), FailureKind>) -> bool {
+            self.h.observe(result, self.t0 + Duration::from_millis(ms))
+        }
     }
 
     #[test]
-    fn one_failure_does_not_flip_but_fall_in_a_row_does() {
-        let mut h = Hysteresis::new(2, 1);
-        assert!(h.observe(true));
-        assert!(h.observe(false), "one slow answer must not move the VIP");
-        assert!(h.observe(true));
-        assert!(h.observe(false));
-        assert!(!h.observe(false));
-        // and back: a success resets the failure streak
-        assert!(h.observe(true));
+    fn starts_unhealthy_and_needs_rise_successes() {
+        let mut f = Feed::new(2, 3);
+        assert!(!f.h.healthy());
+        assert!(!f.at(0, Ok(())));
+        assert!(!f.at(100, Ok(())));
+        assert!(f.at(200, Ok(())));
+    }
+
+    #[test]
+    fn one_hard_failure_does_not_flip_but_fall_in_a_row_does() {
+        for hard in [Down, Red] {
+            let mut f = Feed::new(2, 1);
+            assert!(f.at(0, Ok(())));
+            assert!(f.at(100, Err(hard)), "one failure must not move the VIP");
+            assert!(f.at(200, Ok(())));
+            assert!(f.at(300, Err(hard)));
+            assert!(!f.at(400, Err(hard)), "{hard:?} twice: unready at once");
+            // and back: a success resets the failure streak
+            assert!(f.at(500, Ok(())));
+        }
+    }
+
+    /// Healthy at 100 ms, then two checks time out (every 100 ms, 400 ms
+    /// timeout): the second 0.9 s after the last success.
+    fn slow_twice() -> Feed {
+        let mut f = Feed::new(2, 2);
+        f.at(0, Ok(()));
+        assert!(f.at(100, Ok(())));
+        assert!(f.at(500, Err(TimedOut)));
+        assert!(f.at(900, Err(TimedOut)), "two slow answers moved the VIP");
+        f
+    }
+
+    #[test]
+    fn two_slow_answers_in_a_row_do_not_flip() {
+        let mut f = slow_twice();
+        assert!(f.at(1000, Ok(())));
+        assert!(f.at(1400, Err(TimedOut)));
+        assert!(f.at(1800, Err(TimedOut)));
+    }
+
+    #[test]
+    fn a_hung_apiserver_is_unready_once_patience_ran_out() {
+        let mut f = slow_twice();
+        assert!(!f.at(1300, Err(TimedOut)), "1.2 s without an answer");
+        assert!(!f.at(1700, Err(TimedOut)));
+        assert!(!f.at(1800, Ok(())), "rise still needs two successes");
+        assert!(f.at(1900, Ok(())));
+    }
+
+    #[test]
+    fn a_hard_failure_after_a_timeout_counts_at_once() {
+        let mut f = slow_twice();
+        assert!(!f.at(1000, Err(Down)), "slow, then refused: unready");
     }
 
     #[test]
     fn interleaved_results_never_flip() {
-        let mut h = Hysteresis::new(2, 2);
-        h.observe(true);
-        h.observe(true);
-        for _ in 0..50 {
-            assert!(h.observe(false));
-            assert!(h.observe(true));
+        let mut f = Feed::new(2, 2);
+        f.at(0, Ok(()));
+        f.at(100, Ok(()));
+        for i in 1..50 {
+            assert!(f.at(i * 200, Err(Down)));
+            assert!(f.at(i * 200 + 100, Ok(())));
         }
     }
 
     #[test]
     fn zero_thresholds_mean_one() {
-        let mut h = Hysteresis::new(0, 0);
-        assert!(h.observe(true));
-        assert!(!h.observe(false));
+        let mut f = Feed::new(0, 0);
+        assert!(f.at(0, Ok(())));
+        assert!(!f.at(100, Err(Down)));
     }
 }

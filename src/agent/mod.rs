@@ -53,9 +53,9 @@ use crate::paths::{
     KEEPALIVED_CONF_IN_POD, KEEPALIVED_IN_IMAGE, KEEPALIVED_PID, NOTIFY_FIFO, TRACK_FILE, VRRP_PID,
 };
 
-/// Check cadence: every 100 ms, a check that takes over 400 ms failed,
-/// 2 failures in a row make the apiserver unhealthy (one slow answer does
-/// not), 2 successes healthy again.
+/// Check cadence: every 100 ms, a check that takes over 400 ms timed out,
+/// 2 failures in a row make the apiserver unhealthy (timeouts only after
+/// `AgentArgs::patience`), 2 successes healthy again.
 pub const DEFAULT_INTERVAL_MS: u64 = 100;
 pub const DEFAULT_TIMEOUT_MS: u64 = 400;
 pub const DEFAULT_FALL: u32 = 2;
@@ -95,7 +95,8 @@ pub struct AgentArgs {
     /// A /readyz check slower than this many milliseconds failed
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(10..=10_000))]
     pub timeout_ms: u64,
-    /// Failed checks in a row that make the apiserver unhealthy
+    /// Failed checks in a row that make the apiserver unhealthy (timeouts
+    /// count only once no check succeeded for 2 × (timeout + interval))
     #[arg(long, value_name = "N", default_value_t = DEFAULT_FALL, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub fall: u32,
     /// Successful checks in a row that make it healthy again
@@ -109,6 +110,13 @@ impl AgentArgs {
     }
     fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+    /// Timeouts make the apiserver unhealthy only once no check has
+    /// succeeded for this long (1 s by default): two slow answers in a
+    /// row take at most interval + 2 × timeout and do not, the next
+    /// timeout (1.3 s) does.
+    fn patience(&self) -> Duration {
+        (self.timeout() + self.interval()) * 2
     }
     /// The watchdog writes 0 when the check loop has not reported for this
     /// long: a check can take `timeout`, plus slack for a loaded node.
@@ -345,20 +353,21 @@ const RESIGN_FOR: Duration = Duration::from_secs(1);
 
 fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
     let checker = health::Checker::new(args.apiserver_port, args.timeout());
-    let mut hysteresis = health::Hysteresis::new(args.fall, args.rise);
+    let mut hysteresis = health::Hysteresis::new(args.fall, args.rise, args.patience());
     let mut resign_until: Option<Instant> = None;
     loop {
         let start = Instant::now();
         let (result, latency) = checker.check();
         let was_healthy = hysteresis.healthy();
-        let healthy = hysteresis.observe(result.is_ok());
+        let healthy =
+            hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
         state.record_check(&result, latency, healthy);
         // Resign at once only when the apiserver no longer serves (refused,
         // reset, timed out). One that still answers, red, is shutting down
         // gracefully: the lower priority hands the VIP over make-before-
         // break (the backup adds it and announces itself, then this node
         // drops it), about three adverts later, while it still serves.
-        let serving = matches!(&result, Err(f) if f.serving);
+        let serving = matches!(&result, Err(f) if f.kind == health::FailureKind::Red);
         if was_healthy && !healthy && !serving && state.report().role == notify::Role::Master {
             log(
                 "the apiserver stopped answering on the VIP holder: resigning (FAULT for a moment)",
@@ -594,6 +603,10 @@ mod tests {
         );
         // The watchdog never fires before a slow check could have answered.
         assert!(a.stale_after() > a.timeout() + a.interval());
+        // Two timeouts after a success are tolerated, the hung target of
+        // 1.5 s (three timeouts) is kept.
+        assert!(a.patience() > a.interval() + a.timeout() * 2);
+        assert!(a.interval() + a.timeout() * 3 <= Duration::from_millis(1500));
         assert!(
             Cli::try_parse_from(["x", "--interface", "eth0"]).is_err(),
             "a VIP is required"

@@ -436,6 +436,19 @@ fn node_root() -> tempfile::TempDir {
     root
 }
 
+/// A node whose container runtime is CRI-O: CRI-O itself is not packaged
+/// for Debian 12, so a listening socket at its path stands in for it; the
+/// storage and the tools that load into it are real.
+fn crio_node() -> (Netns, tempfile::TempDir, std::os::unix::net::UnixListener) {
+    let ns = Netns::new();
+    ns.veth("eth0", &["192.0.2.11/24"]);
+    let root = node_root();
+    fs::create_dir_all(root.path().join("run/crio")).unwrap();
+    let crio =
+        std::os::unix::net::UnixListener::bind(root.path().join("run/crio/crio.sock")).unwrap();
+    (ns, root, crio)
+}
+
 fn kubealived(ns: &Netns, args: &[&str], root: &Path) -> (Output, String) {
     let out = ns.kubealived(&[args, &["--root", root.to_str().unwrap()]].concat());
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
@@ -555,14 +568,8 @@ fn install_loads_the_image_into_cri_o_storage_with_podman() {
     ) {
         return;
     }
-    let ns = Netns::new();
-    ns.veth("eth0", &["192.0.2.11/24"]);
-    let root = node_root();
+    let (ns, root, _crio) = crio_node();
     let r = root.path();
-    // CRI-O itself is not packaged for Debian 12: a listening socket at its
-    // path stands in for it; the storage and podman are real.
-    fs::create_dir_all(r.join("run/crio")).unwrap();
-    let _crio = std::os::unix::net::UnixListener::bind(r.join("run/crio/crio.sock")).unwrap();
     let (out, said) = kubealived(&ns, &["install", "--vip", "192.0.2.10"], r);
     assert!(out.status.success(), "{said}");
     assert!(
@@ -605,12 +612,8 @@ fn install_copies_the_image_into_cri_o_storage_with_skopeo_when_podman_is_absent
     ) {
         return;
     }
-    let ns = Netns::new();
-    ns.veth("eth0", &["192.0.2.11/24"]);
-    let root = node_root();
+    let (ns, root, _crio) = crio_node();
     let r = root.path();
-    fs::create_dir_all(r.join("run/crio")).unwrap();
-    let _crio = std::os::unix::net::UnixListener::bind(r.join("run/crio/crio.sock")).unwrap();
     // A PATH with skopeo and no podman.
     let bin = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(which("skopeo").unwrap(), bin.path().join("skopeo")).unwrap();

@@ -48,6 +48,16 @@ impl Hysteresis {
         self.healthy
     }
 
+    /// When a healthy apiserver that answers nothing more turns unhealthy:
+    /// `patience` after its last success. The check in flight then gets
+    /// only what is left until this moment, so a hung apiserver loses the
+    /// VIP when patience runs out, not at the end of a whole timeout.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.last_ok
+            .filter(|_| self.healthy)
+            .map(|t| t + self.patience)
+    }
+
     /// Feed one check result, finished at `now`; returns the (possibly
     /// new) state.
     pub fn observe(&mut self, result: Result<(), FailureKind>, now: Instant) -> bool {
@@ -102,9 +112,10 @@ impl Checker {
         }
     }
 
-    pub fn check(&self) -> (Result<(), Failure>, Duration) {
+    /// One check, given `timeout` to answer in.
+    pub fn check(&self, timeout: Duration) -> (Result<(), Failure>, Duration) {
         let start = Instant::now();
-        let result = match check_apiserver::status(&self.agent, &self.url) {
+        let result = match check_apiserver::status(&self.agent, &self.url, Some(timeout)) {
             Ok(status) if status == 200 => Ok(()),
             Ok(status) => Err(Failure {
                 kind: FailureKind::Red,
@@ -205,6 +216,22 @@ mod tests {
         assert!(!f.at(1700, Err(TimedOut)));
         assert!(!f.at(1800, Ok(())), "rise still needs two successes");
         assert!(f.at(1900, Ok(())));
+    }
+
+    #[test]
+    fn the_deadline_is_patience_after_the_last_success_while_healthy() {
+        let mut f = slow_twice();
+        assert_eq!(f.h.deadline(), Some(f.t0 + Duration::from_millis(1100)));
+        assert!(
+            !f.at(1100, Err(TimedOut)),
+            "a check cut at the deadline flips"
+        );
+        assert_eq!(f.h.deadline(), None, "no deadline while unhealthy");
+        assert_eq!(
+            Feed::new(2, 2).h.deadline(),
+            None,
+            "nor before the first success"
+        );
     }
 
     #[test]

@@ -113,8 +113,8 @@ impl AgentArgs {
     }
     /// Timeouts make the apiserver unhealthy only once no check has
     /// succeeded for this long (1 s by default): two slow answers in a
-    /// row take at most interval + 2 × timeout and do not, the next
-    /// timeout (1.3 s) does.
+    /// row take at most interval + 2 × timeout and do not; the third check
+    /// is cut off when this runs out (`Hysteresis::deadline`).
     fn patience(&self) -> Duration {
         (self.timeout() + self.interval()) * 2
     }
@@ -351,13 +351,21 @@ fn worker(args: &AgentArgs, listener: std::net::TcpListener, signals: SigSet) ->
 /// enough that a lone master (nobody to take over) is back soon.
 const RESIGN_FOR: Duration = Duration::from_secs(1);
 
+/// The shortest a check may take when patience is about to run out.
+const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+
 fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
     let checker = health::Checker::new(args.apiserver_port, args.timeout());
     let mut hysteresis = health::Hysteresis::new(args.fall, args.rise, args.patience());
     let mut resign_until: Option<Instant> = None;
     loop {
         let start = Instant::now();
-        let (result, latency) = checker.check();
+        let timeout = hysteresis.deadline().map_or(args.timeout(), |deadline| {
+            deadline
+                .saturating_duration_since(start)
+                .clamp(MIN_TIMEOUT, args.timeout())
+        });
+        let (result, latency) = checker.check(timeout);
         let was_healthy = hysteresis.healthy();
         let healthy =
             hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
@@ -603,10 +611,10 @@ mod tests {
         );
         // The watchdog never fires before a slow check could have answered.
         assert!(a.stale_after() > a.timeout() + a.interval());
-        // Two timeouts after a success are tolerated, the hung target of
-        // 1.5 s (three timeouts) is kept.
+        // Two timeouts after a success are tolerated; a hung apiserver is
+        // unready when patience runs out, well within the 1.5 s target.
         assert!(a.patience() > a.interval() + a.timeout() * 2);
-        assert!(a.interval() + a.timeout() * 3 <= Duration::from_millis(1500));
+        assert!(a.patience() <= Duration::from_millis(1000));
         assert!(
             Cli::try_parse_from(["x", "--interface", "eth0"]).is_err(),
             "a VIP is required"

@@ -50,11 +50,19 @@ pub fn client(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-/// The HTTP status `url` answered with, or why it did not answer. The
-/// (short) body is read, so the connection goes back to the pool for the
-/// next call.
-pub fn status(agent: &ureq::Agent, url: &str) -> Result<ureq::http::StatusCode, ureq::Error> {
-    let mut response = agent.get(url).call()?;
+/// The HTTP status `url` answered with, or why it did not answer (within
+/// `timeout`, else the agent's). The (short) body is read, so the
+/// connection goes back to the pool for the next call.
+pub fn status(
+    agent: &ureq::Agent,
+    url: &str,
+    timeout: Option<Duration>,
+) -> Result<ureq::http::StatusCode, ureq::Error> {
+    let mut request = agent.get(url);
+    if let Some(timeout) = timeout {
+        request = request.config().timeout_global(Some(timeout)).build();
+    }
+    let mut response = request.call()?;
     let status = response.status();
     let _ = response
         .body_mut()
@@ -66,7 +74,7 @@ pub fn status(agent: &ureq::Agent, url: &str) -> Result<ureq::http::StatusCode, 
 
 /// Ok when `url` answers 200.
 pub fn probe(agent: &ureq::Agent, url: &str) -> Result<()> {
-    match status(agent, url) {
+    match status(agent, url, None) {
         Ok(status) if status == 200 => Ok(()),
         Ok(status) => bail!("{url} answered {status}"),
         Err(e) => bail!("{url}: {e}"),

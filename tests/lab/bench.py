@@ -18,7 +18,9 @@ clients on VIP:6443 from their own namespace):
   SIGTERM             the holder's keepalived (the agent) gets SIGTERM; client gap
   kills               SIGKILL of the holder's VRRP process, or of all of keepalived, again and
                       again; how long two masters held the VIP after each
-then the hard-loss median for each cluster size, and a soak with every core
+then graceful shutdowns whose hand-over the client misses, with the masters
+forwarding (as every kubeadm node does) and not, the hard-loss median for
+each cluster size, and a soak with every core
 busy counting VIP moves that nothing caused (goal 0), for each advert interval.
 
 Another design to compare (Lab options) goes into DESIGNS, another scenario
@@ -121,26 +123,34 @@ def apiserver_hung(L, trials, rise_wait, probe):
 SHUTDOWN_DELAY = 2.0  # s, kube-apiserver --shutdown-delay-duration
 
 
-def apiserver_graceful(L, trials, rise_wait, probe):
+def apiserver_graceful(L, trials, rise_wait, probe, arp_held=None):
     """The holder's apiserver shuts down gracefully: /readyz red (/livez
     still green) for SHUTDOWN_DELAY while it serves, then it stops. The
     client's gaps from the start of the shutdown until the VIP has settled
-    (goal: none)."""
+    (goal: none). arp_held: the client takes in no ARP for the VIP from the
+    shutdown's start until that many seconds after the VIP moved (a client
+    that missed the new holder's gratuitous ARP)."""
     failed, worst = 0, []
     for _ in range(trials):
         holder = settle(L, 1)
         t0 = time.monotonic()
+        if arp_held is not None:
+            L.client_hears_arp(False)
         L.set_mode(holder, "graceful")
-        time.sleep(SHUTDOWN_DELAY)
+        if arp_held is not None:
+            L.wait_moved(holder, t0, SHUTDOWN_DELAY)
+            time.sleep(arp_held)
+            L.client_hears_arp(True)
+        time.sleep(max(0.0, SHUTDOWN_DELAY - (time.monotonic() - t0)))
         L.stop_apiserver(holder)
         if L.wait_moved(holder, t0, 60) is None:
             raise RuntimeError("VIP did not move after a graceful apiserver shutdown")
         L.wait_holder(30)
         worst.append(L.client_gap(probe, t0))
-        failed += len(probe.gaps_since(t0))
+        failed += bool(probe.gaps_since(t0))
         L.start_apiserver(holder)
         time.sleep(rise_wait)
-    return worst, f"; client gaps {failed} in {trials} shutdowns (goal 0)"
+    return worst, f"; shutdowns with a failed connection: {failed} of {trials} (goal 0)"
 
 
 KILL_WAIT = 15.0  # s: how long a killed keepalived may take to come back before the bench restarts it
@@ -212,12 +222,12 @@ DESIGNS = [  # the first is kubealived's, which the others are compared with
 ]
 
 
-def profile(design, trials):
-    """Every scenario on one cluster of the design: {key: seconds}."""
+def profile(design, trials, scenarios):
+    """The scenarios on one cluster of the design: {key: seconds}."""
     out(f"\n--- {design.name}: 3 masters, {trials} trials each")
     results = {}
     with cluster(design.rise_wait, **design.lab) as (L, probe):
-        for key, label, measure, only in SCENARIOS:
+        for key, label, measure, only in scenarios:
             if only and design.key not in only:
                 continue
             results[key], note = measure(L, trials, design.rise_wait, probe)
@@ -287,6 +297,22 @@ def soak(advert, seconds, per_master, trials, variant=""):
     return len(moves)
 
 
+SECTIONS = ["designs", "handover", "sizes", "soak", "node-loss"]
+ARP_HELD = 0.5  # s after the move that the client takes in no ARP for the VIP
+
+
+def handover_window(trials):
+    """Graceful shutdowns whose hand-over the client misses (it keeps the
+    old holder's MAC until ARP_HELD s after the move): masters that forward,
+    as every kubeadm node does, against masters that do not. A forwarding
+    old holder passes what still reaches it on to the new one."""
+    out(f"\n--- graceful shutdown, the client deaf to ARP for the VIP until {ARP_HELD} s after the move")
+    for forwarding in (True, False):
+        with cluster(DESIGNS[0].rise_wait, forwarding=forwarding) as (L, probe):
+            gaps, note = apiserver_graceful(L, trials, DESIGNS[0].rise_wait, probe, arp_held=ARP_HELD)
+        out(f"masters {'forwarding' if forwarding else 'not forwarding'}: client gap {summary(gaps)}{note}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=10)
@@ -297,6 +323,9 @@ def main():
     ap.add_argument("--node-loss-seconds", type=int, default=40, help="stressed soak before each node-loss row")
     ap.add_argument("--stress-per-master", type=int, default=2)
     ap.add_argument("--no-guide", action="store_true", help="skip the kubeadm guide baseline")
+    ap.add_argument("--designs", nargs="+", choices=[d.key for d in DESIGNS], help="only these designs")
+    ap.add_argument("--scenarios", nargs="+", choices=[k for k, *_ in SCENARIOS], help="only these scenarios")
+    ap.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="only these sections")
     args = ap.parse_args()
     missing = missing_prerequisites()
     if missing:
@@ -306,29 +335,40 @@ def main():
 
     load = os.getloadavg()
     out(f"load average at the start: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    designs = [d for d in DESIGNS if not (args.no_guide and d.key == "guide")]
-    results = {d.key: profile(d, args.trials) for d in designs}
+    if "designs" in args.only:
+        compare(args)
+    if "handover" in args.only:
+        handover_window(args.trials)
+    if "sizes" in args.only:
+        out("\n--- hard loss by cluster size (kubealived defaults)")
+        for n in args.sizes:
+            with cluster(masters=n) as (L, probe):
+                gaps, _ = hard_loss(L, max(3, args.trials // 2), 3, probe)
+            out(f"{n} masters: {summary(gaps)}")
+    if "soak" in args.only:
+        out(f"\n--- soak under CPU stress with the defaults, {args.soak_seconds} s")
+        spurious = soak(None, args.soak_seconds, args.stress_per_master, 0)
+        out(f"spurious VIP moves with the defaults under stress: {spurious} (goal 0)")
+    if "node-loss" in args.only:
+        out(f"\n--- node loss under CPU stress, {args.node_loss_seconds} s soak each")
+        for advert in args.adverts:
+            for variant in VARIANTS:
+                soak(advert, args.node_loss_seconds, args.stress_per_master, max(3, args.trials // 2), variant)
+
+
+def compare(args):
+    """Every scenario for every design, then each design against the first."""
+    designs = [d for d in DESIGNS if not (args.no_guide and d.key == "guide")
+               and (args.designs is None or d.key in args.designs)]
+    scenarios = [s for s in SCENARIOS if args.scenarios is None or s[0] in args.scenarios]
+    results = {d.key: profile(d, args.trials, scenarios) for d in designs}
     ours = results[designs[0].key]
     for other in designs[1:]:
         out(f"\n--- {designs[0].key} / {other.key} (medians)")
-        for key, *_ in SCENARIOS:
+        for key, *_ in scenarios:
             if key in ours and key in results[other.key]:
                 a, b = statistics.median(ours[key]), statistics.median(results[other.key][key])
                 out(f"{key:<20} {a:6.2f} s vs {b:6.2f} s" + (f"   ratio {a / b:.2f}" if b else ""))
-
-    out("\n--- hard loss by cluster size (kubealived defaults)")
-    for n in args.sizes:
-        with cluster(masters=n) as (L, probe):
-            gaps, _ = hard_loss(L, max(3, args.trials // 2), 3, probe)
-        out(f"{n} masters: {summary(gaps)}")
-
-    out(f"\n--- soak under CPU stress with the defaults, {args.soak_seconds} s")
-    spurious = soak(None, args.soak_seconds, args.stress_per_master, 0)
-    out(f"\n--- node loss under CPU stress, {args.node_loss_seconds} s soak each")
-    for advert in args.adverts:
-        for variant in VARIANTS:
-            soak(advert, args.node_loss_seconds, args.stress_per_master, max(3, args.trials // 2), variant)
-    out(f"\nspurious VIP moves with the defaults under stress: {spurious} (goal 0)")
 
 
 if __name__ == "__main__":

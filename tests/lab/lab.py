@@ -5,7 +5,8 @@ benchmark's many trials, as host keepalived on the rendered config.
 
 Addresses are only from 192.0.2.0/24 and 2001:db8::/64 (names.py), inside
 namespaces made here. Everything started is stopped by its own pid or by
-the name made here, also on failure or interrupt.
+the name made here, also on failure or interrupt. The masters forward IP
+packets, as a kubeadm node must.
 
     with Lab(masters=3, mode="host") as lab:
         lab.start_master(1); lab.wait_holder()
@@ -50,16 +51,20 @@ class Lab:
     inside a master with kubealived(i, command, ...)."""
 
     def __init__(self, masters=3, mode="host", dual_stack=False, install_args=(), guide=False, log=print,
-                 design="agent", conf_edit=None):
+                 design="agent", conf_edit=None, forwarding=True):
         """design (host mode): "agent" runs `kubealived agent` (which runs
         keepalived) as the pod does; "script" keepalived on the design
         before the agent (guide.script_config); guide=True the kubeadm
         guide's config. conf_edit(text) -> text changes the rendered
-        keepalived.conf (benchmark variants)."""
+        keepalived.conf (benchmark variants). forwarding: the masters
+        forward IP packets, as every kubeadm node does (its preflight
+        requires net.ipv4.ip_forward=1); False only to show what that
+        changes."""
         assert 1 <= masters <= 7
         self.n, self.mode, self.dual_stack, self.guide, self.log = masters, mode, dual_stack, guide, log
         self.design = "guide" if guide else design
         self.conf_edit = conf_edit
+        self.forwarding = forwarding
         self.install_args = list(install_args)
         self.prefix = f"kal{os.getpid()}"
         self.vips = [VIP4, VIP6] if dual_stack else [VIP4]
@@ -140,6 +145,9 @@ class Lab:
             sh("ip", "-n", name, "link", "set", "eth0", "up")
         for i in self.masters:
             self.holders.watch(i, self.ns(i))
+            on = int(self.forwarding)
+            sh("ip", "netns", "exec", self.ns(i), "sysctl", "-qw", f"net.ipv4.ip_forward={on}",
+               f"net.ipv6.conf.all.forwarding={on}")
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kube-apiserver",
            "-keyout", str(self._dir / "key.pem"), "-out", str(self._dir / "cert.pem"))
         time.sleep(0.3)  # let the monitors attach before anything happens
@@ -397,6 +405,20 @@ class Lab:
         """The master's bridge port: down is a hard loss (the node vanishes
         from the LAN; its keepalived keeps running)."""
         sh("ip", "-n", self.lan, "link", "set", f"p{i}", "up" if up else "down")
+
+    def client_hears_arp(self, heard):
+        """Whether the client takes in ARP from the VIP. Not heard: it keeps
+        the MAC it has, as a client that missed the new holder's
+        gratuitous ARP would. The masters are told the client's MAC first:
+        a master that had to ask for it would ask from the VIP and so teach
+        the client its MAC."""
+        sh("ip", "netns", "exec", self.client, "arptables", "-F", "INPUT")
+        if heard:
+            return
+        mac = json.loads(sh("ip", "-j", "-n", self.client, "link", "show", "eth0").stdout)[0]["address"]
+        for i in self.masters:
+            sh("ip", "-n", self.ns(i), "neigh", "replace", CLIENT4, "lladdr", mac, "dev", "eth0", "nud", "permanent")
+        sh("ip", "netns", "exec", self.client, "arptables", "-A", "INPUT", "-s", VIP4, "-j", "DROP")
 
     def partition(self, side_a):
         """Cut the LAN in two: side_a's ports leave the bridge, forming their own."""

@@ -45,7 +45,7 @@ def binary():
 def missing_prerequisites(pod_mode=False):
     """What this machine lacks to run the lab (empty when it can)."""
     missing = [] if os.geteuid() == 0 else ["root"]
-    tools = ["ip", "keepalived", "openssl", "nsenter"]
+    tools = ["ip", "keepalived", "openssl", "nsenter", "arptables"]
     if pod_mode:
         tools += ["podman", "runc", "apt-get", "dpkg-deb"]
     missing += [t for t in tools if not shutil.which(t)]

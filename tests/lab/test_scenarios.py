@@ -5,9 +5,13 @@ mode), masters as network namespaces. Run as root:
 skip loudly; with CI=true a skip is a failure. Two holders for up to
 TIE_BREAK are allowed (conftest.py).
 """
+import json
 import time
 
+import pytest
+
 from conftest import assert_single_holder
+from machine import sh
 from names import VIP4, VIP6
 
 
@@ -49,6 +53,32 @@ def test_bootstrap_join_apiserver_failure_and_no_flap(new_lab):
     time.sleep(30)
     assert L.holders.since(t_rec) == [], f"the VIP moved after recovery: {L.holders.since(t_rec)}"
     assert_single_holder(L)
+
+
+@pytest.mark.parametrize("forwarding", [True, False], ids=["forwarding", "not-forwarding"])
+def test_a_client_that_missed_the_hand_over_is_served_through_the_old_holder(new_lab, forwarding):
+    """A graceful apiserver shutdown hands the VIP over while the client
+    keeps the old holder's MAC (it takes in no ARP for the VIP, as if it
+    missed the new holder's gratuitous ARP). A kubeadm node forwards, so
+    the old holder passes the client's packets on to the new one: no failed
+    connection. Not forwarding (the control) they are dropped. Two masters:
+    one backup takes over, without a tie-break."""
+    L = new_lab(masters=2, mode="host", forwarding=forwarding)
+    holder = L.start_cluster(rise_wait=1.5)
+    probe = L.probe(timeout=5)
+    t0 = time.monotonic()
+    L.client_hears_arp(False)
+    L.set_mode(holder, "graceful")
+    assert L.wait_moved(holder, t0, 5) is not None
+    time.sleep(0.5)
+    entry = json.loads(sh("ip", "-n", L.client, "-j", "neigh", "show", VIP4).stdout)
+    L.client_hears_arp(True)
+    assert L.mac_names()[entry[0]["lladdr"]] == f"m{holder}", "the client learnt the new MAC: nothing was shown"
+    gap = L.client_gap(probe, t0)
+    if forwarding:
+        assert gap == 0.0, f"a connection through the old holder failed: gap {gap:.2f} s"
+    else:
+        assert gap > 0.3, f"the control saw no gap ({gap:.2f} s): the client did not miss the hand-over"
 
 
 def test_hard_loss_of_the_holder_and_its_return(new_lab):

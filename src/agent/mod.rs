@@ -60,6 +60,7 @@ pub const DEFAULT_INTERVAL_MS: u64 = 100;
 pub const DEFAULT_TIMEOUT_MS: u64 = 400;
 pub const DEFAULT_FALL: u32 = 2;
 pub const DEFAULT_RISE: u32 = 2;
+pub const DEFAULT_ADVERT_INTERVAL_MS: u64 = crate::config::DEFAULT_ADVERT_CENTIS_V3 as u64 * 10;
 
 #[derive(Args, Debug, Clone)]
 pub struct AgentArgs {
@@ -102,6 +103,11 @@ pub struct AgentArgs {
     /// Successful checks in a row that make it healthy again
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RISE, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rise: u32,
+    /// keepalived's advert interval (keepalived.conf's advert_int): a
+    /// stopping holder waits up to 4 of them + 0.5 s for a backup to take
+    /// the VIP over before keepalived resigns
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_ADVERT_INTERVAL_MS, value_parser = clap::value_parser!(u64).range(10..=255_000))]
+    pub advert_interval_ms: u64,
 }
 
 impl AgentArgs {
@@ -122,6 +128,12 @@ impl AgentArgs {
     /// long: a check can take `timeout`, plus slack for a loaded node.
     fn stale_after(&self) -> Duration {
         (self.timeout() + self.interval() * 3).max(Duration::from_secs(2))
+    }
+    /// A backup preempts a lower-priority master when its master-down
+    /// timer runs out: 3 adverts + its skew (under one advert), counted
+    /// from the last advert of a higher priority it heard.
+    fn hand_over_for(&self) -> Duration {
+        Duration::from_millis(self.advert_interval_ms * 4 + 500)
     }
     fn vips(&self) -> Vips {
         Vips(
@@ -322,6 +334,7 @@ fn worker(args: &AgentArgs, listener: std::net::TcpListener, signals: SigSet) ->
             _ => continue,
         }
     }
+    hand_over(args, &state, &track);
     log("stopping: keepalived resigns, then the VIPs go");
     {
         let child = sup.child.lock().unwrap_or_else(|e| e.into_inner());
@@ -394,6 +407,30 @@ fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
             log(format!("{e:#}"));
         }
         thread::sleep(args.interval().saturating_sub(start.elapsed()));
+    }
+}
+
+/// A holder asked to stop (the pod deleted or replaced, `kubealived
+/// uninstall`) first lowers its priority for good and waits until a
+/// healthy backup has taken the VIP: make-before-break, as on a graceful
+/// apiserver shutdown, instead of the priority-0 advert's break-before-
+/// make. With nobody to take over (a lone master, or no healthy backup),
+/// keepalived resigns after `hand_over_for`.
+fn hand_over(args: &AgentArgs, state: &State, track: &TrackFile) {
+    if state.report().role != notify::Role::Master {
+        return;
+    }
+    log("stopping: lowering this node's priority so that a backup takes the VIP over first");
+    if let Err(e) = track.pin(Health::Unhealthy) {
+        log(format!("{e:#}"));
+        return;
+    }
+    let deadline = Instant::now() + args.hand_over_for();
+    while state.report().role == notify::Role::Master && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    if state.report().role == notify::Role::Master {
+        log("no backup took the VIP over: keepalived resigns");
     }
 }
 

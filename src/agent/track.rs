@@ -39,15 +39,28 @@ pub fn content(health: Health) -> String {
 /// rename), only when the value changes.
 pub struct TrackFile {
     path: PathBuf,
-    last: Mutex<Option<Health>>,
+    last: Mutex<Written>,
+}
+
+#[derive(Default)]
+struct Written {
+    health: Option<Health>,
+    /// Set by `pin`: later `set`s change nothing.
+    pinned: bool,
 }
 
 impl TrackFile {
     pub fn new(path: PathBuf) -> Self {
         TrackFile {
             path,
-            last: Mutex::new(None),
+            last: Mutex::new(Written::default()),
         }
+    }
+
+    /// Writes `health` for good: the check loop's later results are
+    /// ignored (a stopping agent hands the VIP over).
+    pub fn pin(&self, health: Health) -> Result<bool> {
+        self.write(health, true)
     }
 
     pub fn path(&self) -> &Path {
@@ -56,8 +69,16 @@ impl TrackFile {
 
     /// Returns whether the file changed.
     pub fn set(&self, health: Health) -> Result<bool> {
+        self.write(health, false)
+    }
+
+    fn write(&self, health: Health, pin: bool) -> Result<bool> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if *last == Some(health) {
+        if last.pinned && !pin {
+            return Ok(false);
+        }
+        last.pinned |= pin;
+        if last.health == Some(health) {
             return Ok(false);
         }
         let name = self
@@ -72,7 +93,7 @@ impl TrackFile {
         drop(f);
         std::fs::rename(&tmp, &self.path)
             .with_context(|| format!("cannot rename onto {}", self.path.display()))?;
-        *last = Some(health);
+        last.health = Some(health);
         Ok(true)
     }
 }
@@ -108,5 +129,16 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("ready")]);
+    }
+
+    #[test]
+    fn a_pinned_value_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ready");
+        let t = TrackFile::new(path.clone());
+        t.set(Health::Healthy).unwrap();
+        assert!(t.pin(Health::Unhealthy).unwrap());
+        assert!(!t.set(Health::Healthy).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0\n");
     }
 }

@@ -56,6 +56,8 @@ fn command(node: &Node) -> Vec<String> {
         node.config.apiserver_port.to_string(),
         "--listen".into(),
         node.config.agent_listen.to_string(),
+        "--advert-interval-ms".into(),
+        (u64::from(node.config.advert_centis) * 10).to_string(),
     ]);
     cmd
 }

@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
 from guide import guide_config, script_config
 from image import ensure_images
 from machine import HERE, binary, containers_conf, sh, stop
@@ -227,10 +229,11 @@ class Lab:
             self.run_dir(i).mkdir(exist_ok=True)
             played = self._file(i, "agent.conf")
             played.write_text(conf.replace("/run/kubealived", str(self.run_dir(i))))
-            argv = [str(self.binary), "agent", "--keepalived-conf", str(played), "--interface", "eth0",
-                    "--run-dir", str(self.run_dir(i))]
-            for vip in self.vips:
-                argv += ["--vip", vip]
+            # The manifest's command line, with this build and the lab's paths.
+            argv = yaml.safe_load(self.manifest_path(i).read_text())["spec"]["containers"][0]["command"]
+            argv[0] = str(self.binary)
+            argv[argv.index("--keepalived-conf") + 1] = str(played)
+            argv += ["--run-dir", str(self.run_dir(i))]
             with open(self._file(i, "keepalived.log"), "a") as log:
                 self.keepalived[i] = subprocess.Popen(["ip", "netns", "exec", self.ns(i), *argv],
                                                       stdout=log, stderr=subprocess.STDOUT)

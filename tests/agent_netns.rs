@@ -3,7 +3,8 @@
 //! (`tests/lab/apiserver.py`). Shows: the VIP leaves a master within half
 //! a second of its apiserver dying; a master whose /readyz turns red while
 //! it still serves hands the VIP over make-before-break; a SIGKILLed VRRP
-//! process takes the VIP with it at once; SIGTERM leaves no VIP; a killed
+//! process takes the VIP with it at once; SIGTERM hands the VIP over
+//! make-before-break and leaves none behind; a killed
 //! agent worker leaves no VIP; /metrics parses.
 
 mod common;
@@ -323,8 +324,9 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
     );
     assert!(get(&a.ns, "/metrics").contains("kubealived_keepalived_restarts_total 1"));
 
-    // 4. SIGTERM to B's agent (kubelet stopping the pod): keepalived
-    //    resigns, A takes over, and B is left without the VIP.
+    // 4. SIGTERM to B's agent (kubelet stopping the pod): B lowers its
+    //    priority and waits until A holds the VIP (make-before-break), then
+    //    keepalived stops, and B is left without the VIP.
     let mut agent = b.agent.take().unwrap();
     let start = Instant::now();
     kill(agent.id() as i32, Signal::SIGTERM);
@@ -335,9 +337,17 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
     );
     assert!(status.success(), "{}", b.log());
     assert!(!has_vip(&b.ns), "the VIP stayed after SIGTERM\n{}", b.log());
-    wait_for("A to take the VIP", Duration::from_secs(3), || {
-        has_vip(&a.ns)
-    });
+    assert!(
+        has_vip(&a.ns),
+        "B's agent exited before A held the VIP\n{}",
+        b.log()
+    );
+    assert!(
+        b.log().contains("a backup takes the VIP over first")
+            && !b.log().contains("no backup took the VIP over"),
+        "{}",
+        b.log()
+    );
 
     // 5. A's worker (everything but the guard) is SIGKILLed: the guard
     //    removes the VIP and exits non-zero.

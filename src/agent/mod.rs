@@ -389,7 +389,7 @@ fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
         // break (the backup adds it and announces itself, then this node
         // drops it), about three adverts later, while it still serves.
         let serving = matches!(&result, Err(f) if f.kind == health::FailureKind::Red);
-        if was_healthy && !healthy && !serving && state.report().role == notify::Role::Master {
+        if was_healthy && !healthy && !serving && state.role() == notify::Role::Master {
             log(
                 "the apiserver stopped answering on the VIP holder: resigning (FAULT for a moment)",
             );
@@ -417,7 +417,7 @@ fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
 /// make. With nobody to take over (a lone master, or no healthy backup),
 /// keepalived resigns after `hand_over_for`.
 fn hand_over(args: &AgentArgs, state: &State, track: &TrackFile) {
-    if state.report().role != notify::Role::Master {
+    if state.role() != notify::Role::Master {
         return;
     }
     log("stopping: lowering this node's priority so that a backup takes the VIP over first");
@@ -426,10 +426,10 @@ fn hand_over(args: &AgentArgs, state: &State, track: &TrackFile) {
         return;
     }
     let deadline = Instant::now() + args.hand_over_for();
-    while state.report().role == notify::Role::Master && Instant::now() < deadline {
+    while state.role() == notify::Role::Master && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));
     }
-    if state.report().role == notify::Role::Master {
+    if state.role() == notify::Role::Master {
         log("no backup took the VIP over: keepalived resigns");
     }
 }

@@ -277,6 +277,11 @@ impl State {
         self.set_role(Role::Stopped, None);
     }
 
+    /// This node's VRRP role now (without building a whole report).
+    pub fn role(&self) -> Role {
+        self.lock().report.role
+    }
+
     pub fn report(&self) -> StatusReport {
         let inner = self.lock();
         let mut report = inner.report.clone();

@@ -1,0 +1,107 @@
+"""kubeadm on a node: its config files (init_config, join_config, both
+through the VIP) and running init, join and reset with their output kept
+in the node's directory."""
+from constants import IMAGE_REPO, PORT, VIP
+from host import Failed
+
+# kubeadm preflight checks this machine cannot pass, each for a stated reason.
+IGNORED_PREFLIGHT = [
+    "SystemVerification",  # cgroup v1 (kubelet runs with failCgroupV1: false)
+    "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables",  # no br_netfilter: no kube-proxy here
+]
+
+
+def _registration(node):
+    patches = node.root / "patches"
+    patches.mkdir(exist_ok=True)
+    # One cgroupRoot per node: kubelets sharing one would kill each other's pods.
+    (patches / "kubeletconfiguration+merge.yaml").write_text(f"cgroupRoot: {node.cgroup_root}\n")
+    return f"""nodeRegistration:
+  name: {node.name}
+  criSocket: unix:///run/containerd/containerd.sock
+  imagePullPolicy: Never
+  kubeletExtraArgs:
+  - name: node-ip
+    value: {node.addr}
+patches:
+  directory: {patches}
+timeouts:
+  kubeletHealthCheck: 10m0s
+  controlPlaneComponentHealthCheck: 10m0s
+  tlsBootstrap: 10m0s
+"""
+
+
+def init_config(node, version, etcd_tag):
+    return f"""apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: {node.addr}
+  bindPort: {PORT}
+{_registration(node)}skipPhases: [addon/coredns, addon/kube-proxy]
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: {version}
+controlPlaneEndpoint: {VIP}:{PORT}
+imageRepository: {IMAGE_REPO}
+# The README's advice: /readyz turns red 2 s before the listener closes, so
+# the VIP leaves a stopping apiserver while it still serves (step 7).
+apiServer:
+  extraArgs:
+  - name: shutdown-delay-duration
+    value: "2s"
+etcd:
+  local:
+    imageTag: {etcd_tag}
+networking:
+  serviceSubnet: 198.51.100.0/25
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+imageGCHighThresholdPercent: 100
+evictionHard:
+  memory.available: "0%"
+  nodefs.available: "0%"
+  nodefs.inodesFree: "0%"
+  imagefs.available: "0%"
+"""
+
+
+def join_config(node, join):
+    """join: the token, CA hash and certificate key kubeadm init printed."""
+    return f"""apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: {VIP}:{PORT}
+    token: {join['token']}
+    caCertHashes: [{join['hash']}]
+controlPlane:
+  localAPIEndpoint:
+    advertiseAddress: {node.addr}
+    bindPort: {PORT}
+  certificateKey: {join['key']}
+{_registration(node)}"""
+
+
+def run(node, what, config_text, *extra, timeout=900):
+    """kubeadm init or join on node with config_text; its output goes to kubeadm-WHAT.log."""
+    cfg = node.root / f"kubeadm-{what}.yaml"
+    cfg.write_text(config_text)
+    p = node.run("kubeadm", what, "--config", cfg, f"--ignore-preflight-errors={','.join(IGNORED_PREFLIGHT)}",
+                 *extra, "-v=1", check=False, timeout=timeout)
+    (node.root / f"kubeadm-{what}.log").write_text(p.stdout + p.stderr)
+    if p.returncode != 0:
+        raise Failed(f"kubeadm {what} on {node.name} exited {p.returncode}:\n{p.stdout[-4000:]}\n{p.stderr[-6000:]}")
+    return p
+
+
+def reset(node):
+    p = node.run("kubeadm", "reset", "-f", check=False, timeout=300)
+    (node.root / "kubeadm-reset.log").write_text(p.stdout + p.stderr)
+    if p.returncode != 0:
+        raise Failed(f"kubeadm reset on {node.name} exited {p.returncode}: {p.stderr[-2000:]}")

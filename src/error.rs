@@ -31,10 +31,20 @@ pub fn is_usage(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.is::<UsageError>())
 }
 
+/// The reader of our output went away (`kubealived render | head -1`):
+/// not a failure worth a word, as for any Unix filter.
+pub fn reader_gone(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// The exit code for a command's result: 0, 1 (runtime) or 2 (usage).
 pub fn exit_code(result: &anyhow::Result<()>) -> u8 {
     match result {
         Ok(()) => 0,
+        Err(err) if reader_gone(err) => 0,
         Err(err) if is_usage(err) => 2,
         Err(_) => 1,
     }

@@ -1,20 +1,25 @@
 //! kubealived: a highly available API endpoint for kubeadm clusters.
 //!
-//! The modules read as a pipeline, each importing only from those above it:
+//! The modules read as a pipeline, each importing only from those above it
+//! (`tests/layers.rs` holds the code to this list):
 //!
-//! - [`paths`]: every name and path; [`error`]: usage errors (exit 2).
-//! - [`settings`] (with [`kubeadm`]): flags, config.yaml, kubeadm config.
+//! - [`paths`]: every name and path; [`error`]: usage errors (exit 2);
+//!   [`faults`]: crash injection for the crash-safety tests.
+//! - [`kubeadm`]: controlPlaneEndpoint from a kubeadm config, a source of
+//!   [`settings`]: flags, config.yaml.
 //! - [`config`]: the validated `Config`.
+//! - [`apiserver`]: the HTTPS client for this node's kube-apiserver.
 //! - [`runtime`]: the node's container runtime (image present? import).
 //! - [`host`]: the machine's interfaces and runtime; [`node`]: the config
 //!   resolved on it.
 //! - [`render`]: keepalived.conf and the manifests, pure.
 //! - [`plan`]: create / update / unchanged, with diffs.
 //! - [`write`]: atomic writes, the lock, the temp-file sweep.
-//! - [`commands`]: the command line, one file per subcommand.
 //! - [`agent`]: the pod's supervisor (`kubealived agent`).
+//! - [`commands`]: the command line, one file per subcommand.
 
 pub mod agent;
+pub mod apiserver;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = commands::run(&cli, &RealHost, &mut std::io::stdout().lock());
-    if let Err(err) = &result {
-        eprintln!("error: {err:#}");
+    match &result {
+        Err(err) if !error::reader_gone(err) => eprintln!("error: {err:#}"),
+        _ => {}
     }
     ExitCode::from(error::exit_code(&result))
 }

@@ -131,8 +131,22 @@ pub fn lock(root: &Root) -> Result<Lock> {
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
             other => other.with_context(|| format!("cannot open lock file {}", path.display()))?,
         };
-        file.lock()
-            .with_context(|| format!("cannot lock {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                eprintln!(
+                    "kubealived: another kubealived run holds {}; waiting for it",
+                    path.display()
+                );
+                #[cfg(test)]
+                waiters::waiting(&path);
+                file.lock()
+                    .with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
         let locked = file.metadata()?;
         match fs::metadata(&path) {
             Ok(now) if (now.dev(), now.ino()) == (locked.dev(), locked.ino()) => {
@@ -173,11 +187,47 @@ pub fn remove_dir_if_empty(dir: &Path) -> Result<bool> {
     }
 }
 
+/// Tests know when a run waits for the lock, instead of sleeping and
+/// hoping it got there.
+#[cfg(test)]
+pub mod waiters {
+    use super::{Root, LOCK};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Condvar, Mutex};
+    use std::time::{Duration, Instant};
+
+    static WAITING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    static CHANGED: Condvar = Condvar::new();
+
+    /// A run found the lock at `path` held and is about to wait for it.
+    pub fn waiting(path: &Path) {
+        WAITING.lock().unwrap().push(path.to_path_buf());
+        CHANGED.notify_all();
+    }
+
+    /// Returns once a run waits for the lock under `root` (each wait is
+    /// seen once); panics after a minute.
+    pub fn wait_for_waiter(root: &Root) {
+        let path = root.path(LOCK);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut waiting = WAITING.lock().unwrap();
+        loop {
+            if let Some(i) = waiting.iter().position(|p| *p == path) {
+                waiting.remove(i);
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no run waited for {}", path.display());
+            waiting = CHANGED.wait_timeout(waiting, left).unwrap().0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Barrier};
+    use std::sync::Arc;
     use std::time::Duration;
 
     /// uninstall removes the lock file. An install that was already waiting
@@ -198,20 +248,16 @@ mod tests {
             held.store(false, Ordering::SeqCst);
         };
         let uninstall = lock(&root).unwrap();
-        let started = Arc::new(Barrier::new(2));
         let waiting = {
-            let (root, held, started) = (root.clone(), held.clone(), started.clone());
+            let (root, held) = (root.clone(), held.clone());
             std::thread::spawn(move || {
-                started.wait();
                 let _lock = lock(&root).unwrap();
                 hold(&held, "the install that waited on the old lock file");
             })
         };
-        started.wait();
-        // Let it block on the old file, then finish uninstall.
-        std::thread::sleep(Duration::from_millis(200));
+        // Once it waits on the old file, finish uninstall.
+        waiters::wait_for_waiter(&root);
         unlock_and_remove(uninstall, &root).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
         let later = {
             let (root, held) = (root.clone(), held.clone());
             std::thread::spawn(move || {

@@ -118,6 +118,65 @@ fn man_pages_and_completions_come_from_the_cli() {
     }
 }
 
+/// A reader that stops early (`| head -1`), a full disk and `--out-dir`
+/// for every artifact: no panic, a clear error, files where asked.
+#[test]
+fn generate_survives_a_closed_pipe_a_full_disk_and_writes_into_dirs() {
+    for what in ["man", "bash", "zsh", "fish"] {
+        // The reader is gone before anything is written, as when `head -1`
+        // has its line: every write fails with EPIPE, whatever its size.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(["generate", what])
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(
+            (out.status.code(), text(&out.stderr)),
+            (Some(0), String::new()),
+            "generate {what} | head -1"
+        );
+
+        let full = Command::new(BIN)
+            .args(["generate", what])
+            .stdout(fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = text(&full.stderr);
+        assert_eq!(
+            full.status.code(),
+            Some(1),
+            "generate {what} > /dev/full: {err}"
+        );
+        assert!(
+            err.contains("cannot write") && !err.contains("panicked"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        must(
+            Command::new(BIN)
+                .args(["generate", what, "--out-dir"])
+                .arg(dir.path()),
+        );
+        assert!(
+            fs::read_dir(dir.path()).unwrap().count() > 0,
+            "generate {what} --out-dir wrote nothing"
+        );
+    }
+    let missing = Command::new(BIN)
+        .args(["generate", "bash", "--out-dir", "/nonexistent/completions"])
+        .output()
+        .unwrap();
+    let err = text(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/completions") && err.contains("Fix: create it"),
+        "{err}"
+    );
+}
+
 /// The packages and the release files, built once by packaging/release
 /// (release build and image, a few minutes on 2 cores).
 #[test]
@@ -154,7 +213,7 @@ fn the_deb_and_rpm_ship_the_binary_unit_docs_and_no_runtime_state() {
     let binary = released("kubealived-", "-linux");
     assert!(must(Command::new(&binary).arg("--version"))
         .stdout
-        .starts_with(b"kubealived 0.1.0"));
+        .starts_with(format!("kubealived {VERSION}\n").as_bytes()));
     let image = fs::read(released("kubealived-image-", ".oci.tar")).unwrap();
     assert!(image.len() > 1_000_000, "the image archive is too small");
     let (deb, rpm) = (find("deb"), find("rpm"));

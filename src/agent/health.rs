@@ -2,7 +2,7 @@
 //! connection, with hysteresis so one failed answer, or two slow ones, do
 //! not move the VIP.
 
-use crate::commands::check_apiserver;
+use crate::apiserver;
 use std::time::{Duration, Instant};
 
 /// Why a check failed.
@@ -107,15 +107,15 @@ pub struct Checker {
 impl Checker {
     pub fn new(port: u16, timeout: Duration) -> Self {
         Checker {
-            agent: check_apiserver::client(timeout),
-            url: format!("https://127.0.0.1:{port}/readyz"),
+            agent: apiserver::client(timeout),
+            url: apiserver::local_url(port, "/readyz"),
         }
     }
 
     /// One check, given `timeout` to answer in.
     pub fn check(&self, timeout: Duration) -> (Result<(), Failure>, Duration) {
         let start = Instant::now();
-        let result = match check_apiserver::status(&self.agent, &self.url, Some(timeout)) {
+        let result = match apiserver::status(&self.agent, &self.url, Some(timeout)) {
             Ok(status) if status == 200 => Ok(()),
             Ok(status) => Err(Failure {
                 kind: FailureKind::Red,

@@ -1,7 +1,13 @@
 //! keepalived's `notify_fifo`: one line per state change, such as
-//! `INSTANCE "kubealived" MASTER 250`.
+//! `INSTANCE "kubealived" MASTER 250`; the FIFO made and read here.
 
+use super::log;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::io::BufRead;
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -62,6 +68,49 @@ pub fn parse_line(line: &str) -> Option<Event> {
         role,
         priority,
     })
+}
+
+/// The FIFO at `path`, made unless it is one already.
+pub fn make_fifo(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_fifo() => return Ok(()),
+        Ok(_) => std::fs::remove_file(path)?,
+        Err(_) => {}
+    }
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("cannot create the FIFO {}", path.display()))
+}
+
+/// Every event keepalived writes into the FIFO goes to `on_event`, for
+/// ever. Opened read-write, so the read never sees end-of-file while
+/// keepalived restarts; reopened if the FIFO is replaced.
+pub fn read_fifo(path: &Path, mut on_event: impl FnMut(Event)) {
+    loop {
+        if let Err(e) = make_fifo(path) {
+            log(format!("{e:#}"));
+            thread::sleep(Duration::from_secs(1));
+            continue;
+        }
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                log(format!("cannot open {}: {e}", path.display()));
+                thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        for line in std::io::BufReader::new(file).lines() {
+            let Ok(line) = line else { break };
+            if let Some(event) = parse_line(&line) {
+                on_event(event);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,9 @@
 //! What the agent knows, shared by its threads: the VRRP role with its
-//! transitions, the apiserver's readiness, keepalived's restarts; and the
-//! same as Prometheus metrics.
+//! transitions, the apiserver's readiness, keepalived's restarts. Each
+//! change also goes to the Prometheus [`Metrics`].
 
+use super::metrics::Metrics;
 use super::notify::Role;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -55,84 +50,6 @@ struct Inner {
     report: StatusReport,
     transitions: VecDeque<Transition>,
     heartbeat: Instant,
-}
-
-pub struct Metrics {
-    registry: Registry,
-    role: Family<Vec<(String, String)>, Gauge>,
-    transitions: Family<Vec<(String, String)>, Counter>,
-    ready: Gauge,
-    check_seconds: Histogram,
-    checks: Family<Vec<(String, String)>, Counter>,
-    restarts: Counter,
-    keepalived_up: Gauge,
-}
-
-impl Metrics {
-    fn new() -> Self {
-        let mut registry = Registry::with_prefix("kubealived");
-        let role = Family::<Vec<(String, String)>, Gauge>::default();
-        registry.register(
-            "vrrp_role",
-            "1 for this node's current VRRP role (label role), else 0",
-            role.clone(),
-        );
-        let transitions = Family::<Vec<(String, String)>, Counter>::default();
-        registry.register(
-            "vrrp_transitions",
-            "VRRP state changes reported by keepalived, by new role",
-            transitions.clone(),
-        );
-        let ready = Gauge::default();
-        registry.register(
-            "apiserver_ready",
-            "1 when the local apiserver's /readyz counts as healthy (after hysteresis)",
-            ready.clone(),
-        );
-        let check_seconds =
-            Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]);
-        registry.register(
-            "apiserver_check_duration_seconds",
-            "Latency of GET /readyz on the local apiserver",
-            check_seconds.clone(),
-        );
-        let checks = Family::<Vec<(String, String)>, Counter>::default();
-        registry.register(
-            "apiserver_checks",
-            "GET /readyz checks by result (ok, fail)",
-            checks.clone(),
-        );
-        let restarts = Counter::default();
-        registry.register(
-            "keepalived_restarts",
-            "Times the agent restarted keepalived after it exited",
-            restarts.clone(),
-        );
-        let keepalived_up = Gauge::default();
-        registry.register(
-            "keepalived_up",
-            "1 while keepalived runs under the agent",
-            keepalived_up.clone(),
-        );
-        for r in Role::ALL {
-            role.get_or_create(&label("role", r)).set(0);
-        }
-        role.get_or_create(&label("role", Role::Unknown)).set(1);
-        Metrics {
-            registry,
-            role,
-            transitions,
-            ready,
-            check_seconds,
-            checks,
-            restarts,
-            keepalived_up,
-        }
-    }
-}
-
-fn label(key: &str, role: Role) -> Vec<(String, String)> {
-    vec![(key.to_string(), role.as_str().to_lowercase())]
 }
 
 pub struct State {
@@ -199,12 +116,7 @@ impl State {
             from.as_str(),
             role.as_str()
         );
-        self.metrics.role.get_or_create(&label("role", from)).set(0);
-        self.metrics.role.get_or_create(&label("role", role)).set(1);
-        self.metrics
-            .transitions
-            .get_or_create(&label("to", role))
-            .inc();
+        self.metrics.role_changed(from, role);
     }
 
     /// One /readyz result and the state after hysteresis.
@@ -232,13 +144,7 @@ impl State {
             );
         }
         drop(inner);
-        self.metrics.ready.set(i64::from(healthy));
-        self.metrics.check_seconds.observe(latency.as_secs_f64());
-        let result = if result.is_ok() { "ok" } else { "fail" };
-        self.metrics
-            .checks
-            .get_or_create(&vec![("result".to_string(), result.to_string())])
-            .inc();
+        self.metrics.checked(result.is_ok(), latency, healthy);
     }
 
     /// The watchdog found the poll loop stuck: readiness is false.
@@ -250,7 +156,7 @@ impl State {
         }
         inner.report.last_check_error = Some("the check loop is stuck".into());
         drop(inner);
-        self.metrics.ready.set(0);
+        self.metrics.stale();
     }
 
     pub fn heartbeat_age(&self) -> Duration {
@@ -259,7 +165,7 @@ impl State {
 
     pub fn keepalived_started(&self) {
         self.lock().report.keepalived_running = true;
-        self.metrics.keepalived_up.set(1);
+        self.metrics.keepalived_running(true);
     }
 
     pub fn keepalived_exited(&self, restart: bool) {
@@ -270,9 +176,9 @@ impl State {
                 inner.report.keepalived_restarts += 1;
             }
         }
-        self.metrics.keepalived_up.set(0);
+        self.metrics.keepalived_running(false);
         if restart {
-            self.metrics.restarts.inc();
+            self.metrics.keepalived_restarted();
         }
         self.set_role(Role::Stopped, None);
     }
@@ -291,9 +197,7 @@ impl State {
     }
 
     pub fn metrics_text(&self) -> String {
-        let mut out = String::new();
-        encode(&mut out, &self.metrics.registry).expect("writing to a String cannot fail");
-        out
+        self.metrics.text()
     }
 }
 

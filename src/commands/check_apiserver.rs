@@ -1,13 +1,11 @@
 //! `kubealived check-apiserver`: an HTTPS GET of the local apiserver's
-//! /livez, exit 0/1, for anyone who scripts it; the agent's /readyz
-//! watcher uses the same client. kube-apiserver's /livez and /readyz are
-//! readable without credentials; its certificate is self-signed by the
-//! cluster CA, which this check has no business holding, so it is not
-//! verified (it is our own node, on loopback).
+//! /livez, exit 0/1, for anyone who scripts it. The client is
+//! [`crate::apiserver`]'s, the one the agent's /readyz watcher uses.
 
+use crate::apiserver;
 use crate::error::usage;
 use crate::paths::DEFAULT_APISERVER_PORT;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use std::time::Duration;
 
@@ -22,7 +20,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: &CheckArgs) -> Result<()> {
-    let url = format!("https://127.0.0.1:{}/livez", args.port);
+    let url = apiserver::local_url(args.port, "/livez");
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()
         .filter(|t| !t.is_zero())
@@ -32,51 +30,5 @@ pub fn run(args: &CheckArgs) -> Result<()> {
                 args.timeout
             )
         })?;
-    probe(&client(timeout), &url)
-}
-
-/// An HTTPS client for the local apiserver: no certificate verification,
-/// no proxy, every call bounded by `timeout`. Connections are kept alive.
-pub fn client(timeout: Duration) -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .disable_verification(true)
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into()
-}
-
-/// The HTTP status `url` answered with, or why it did not answer (within
-/// `timeout`, else the agent's). The (short) body is read, so the
-/// connection goes back to the pool for the next call.
-pub fn status(
-    agent: &ureq::Agent,
-    url: &str,
-    timeout: Option<Duration>,
-) -> Result<ureq::http::StatusCode, ureq::Error> {
-    let mut request = agent.get(url);
-    if let Some(timeout) = timeout {
-        request = request.config().timeout_global(Some(timeout)).build();
-    }
-    let mut response = request.call()?;
-    let status = response.status();
-    let _ = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_vec();
-    Ok(status)
-}
-
-/// Ok when `url` answers 200.
-pub fn probe(agent: &ureq::Agent, url: &str) -> Result<()> {
-    match status(agent, url, None) {
-        Ok(status) if status == 200 => Ok(()),
-        Ok(status) => bail!("{url} answered {status}"),
-        Err(e) => bail!("{url}: {e}"),
-    }
+    apiserver::probe(&apiserver::client(timeout), &url)
 }

@@ -7,7 +7,7 @@ use crate::host::Host;
 use crate::paths::{read_optional, Root, IMAGE_ARCHIVE, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::plan::{self, Action};
 use crate::render::manifest;
-use crate::runtime;
+use crate::runtime::{self, Outcome};
 use crate::settings::{Settings, Sources};
 use crate::write;
 use anyhow::Result;
@@ -46,7 +46,7 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
         write!(out, "{}", plan::describe(&plan::plan(&root, &files)?))?;
         let found = host.runtime(&root);
         let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, true)?;
-        writeln!(out, "{}", outcome.report(image, &root).0)?;
+        writeln!(out, "{}", image_report(&outcome, image, &root).0)?;
         return Ok(());
     }
     require_root(
@@ -63,7 +63,7 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
     // reads the manifest: no pull at bootstrap.
     let found = host.runtime(&root);
     let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, false)?;
-    let (line, warning) = outcome.report(image, &root);
+    let (line, warning) = image_report(&outcome, image, &root);
     writeln!(out, "{line}")?;
     warn(&Vec::from_iter(warning));
     let mut changed = false;
@@ -117,5 +117,143 @@ fn check_targets(root: &Root, force: bool) -> Result<()> {
             root.path(MANIFEST).display()
         )),
         _ => Ok(()),
+    }
+}
+
+/// One line for install's output about the image (`word image` like the
+/// file lines), and a warning when the image may be missing when kubelet
+/// needs it.
+fn image_report(outcome: &Outcome, image: &str, root: &Root) -> (String, Option<String>) {
+    match outcome {
+        Outcome::NotPackaged => (
+            format!("{:<9} {image}: not the packaged image, kubelet pulls it", "image"),
+            None,
+        ),
+        Outcome::Present { runtime } => (format!("{:<9} {image} in {runtime}", "present"), None),
+        Outcome::Imported { runtime, archive } => (
+            format!(
+                "{:<9} {image} into {runtime} from {}",
+                "imported",
+                archive.display()
+            ),
+            None,
+        ),
+        Outcome::WouldImport { runtime, archive } => (
+            format!(
+                "{:<9} {image} into {runtime} from {}",
+                "import",
+                archive.display()
+            ),
+            None,
+        ),
+        Outcome::NoRuntime => (
+            format!("{:<9} {image}: no container runtime is running", "image"),
+            Some(format!(
+                "no container runtime answers ({}), so {image} is not imported yet. \
+                 The boot unit imports it at the next boot (after containerd or CRI-O, before kubelet). \
+                 Fix, on a node you set up now: start the runtime, then run `kubealived install` \
+                 again before `kubeadm init` or `join`.",
+                runtime::sockets(root)
+            )),
+        ),
+        Outcome::NoArchive {
+            runtime,
+            archive,
+            manual_import,
+        } => (
+            format!("{:<9} {image} from {runtime}", "missing"),
+            Some(format!(
+                "{runtime} has no {image} and {} does not exist: kubelet will pull it from its registry. \
+                 Fix: install the kubealived package (it carries the archive), or import the release's \
+                 image archive by hand ({manual_import}).",
+                archive.display()
+            )),
+        ),
+        Outcome::CannotCheck {
+            runtime,
+            missing_tool: Some(tool),
+            ..
+        } => (
+            format!("{:<9} {image}: cannot ask {runtime}", "image"),
+            Some(format!(
+                "cannot check whether {runtime} has {image}: {tool} is not installed; kubelet will pull \
+                 the image if it is missing. Fix: install {tool}, then run `kubealived install` again."
+            )),
+        ),
+        Outcome::CannotCheck { runtime, why, .. } => (
+            format!("{:<9} {image}: cannot ask {runtime}", "image"),
+            Some(format!(
+                "{runtime}'s socket accepts connections but {runtime} did not answer ({why}); kubelet \
+                 will pull {image} if it is missing. Fix: check that {runtime} is healthy (its log, \
+                 `systemctl status {}`), then run `kubealived install` again.",
+                if runtime == "CRI-O" { "crio" } else { "containerd" }
+            )),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    const IMAGE: &str = "ghcr.io/kubealived/kubealived:0.1.0";
+
+    fn warning(outcome: Outcome) -> Option<String> {
+        image_report(&outcome, IMAGE, &Root::new("/")).1
+    }
+
+    #[test]
+    fn only_a_possibly_missing_image_warns() {
+        assert!(warning(Outcome::NotPackaged).is_none());
+        assert!(warning(Outcome::Present {
+            runtime: "containerd".into()
+        })
+        .is_none());
+        let none = warning(Outcome::NoRuntime).unwrap();
+        assert!(
+            none.contains("boot unit imports it") && none.contains("Fix, on a node"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn the_manual_import_fix_is_the_runtime_s_own() {
+        let crio = warning(Outcome::NoArchive {
+            runtime: "CRI-O".into(),
+            archive: PathBuf::from("/usr/share/kubealived/kubealived-image.oci.tar"),
+            manual_import: "podman load --input FILE".into(),
+        })
+        .unwrap();
+        assert!(
+            crio.contains("Fix:") && crio.contains("podman load --input FILE"),
+            "{crio}"
+        );
+        assert!(!crio.contains("ctr"), "{crio}");
+    }
+
+    #[test]
+    fn a_runtime_that_does_not_answer_is_not_blamed_on_a_missing_tool() {
+        let silent = warning(Outcome::CannotCheck {
+            runtime: "containerd".into(),
+            why: "ctr exit status: 1: connection refused".into(),
+            missing_tool: None,
+        })
+        .unwrap();
+        assert!(
+            !silent.contains("install ctr") && !silent.contains("not installed"),
+            "{silent}"
+        );
+        assert!(
+            silent.contains("did not answer") && silent.contains("Fix:"),
+            "{silent}"
+        );
+        let missing = warning(Outcome::CannotCheck {
+            runtime: "containerd".into(),
+            why: "ctr is not installed".into(),
+            missing_tool: Some("ctr".into()),
+        })
+        .unwrap();
+        assert!(missing.contains("Fix: install ctr"), "{missing}");
     }
 }

@@ -54,7 +54,7 @@ pub enum Command {
     /// Print the man page (roff) or shell completions to stdout
     Generate(generate::GenerateArgs),
     /// The pod's entrypoint: supervise keepalived, feed it /readyz, serve status and metrics
-    Agent(crate::agent::AgentArgs),
+    Agent(crate::agent::args::AgentArgs),
 }
 
 /// Run one command on `host`, printing to `out`.

@@ -112,7 +112,7 @@ pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> 
     // The pod's agent runs on this node, not under another --root.
     if root.is_host_root() {
         let listen = node.config.agent_listen;
-        match crate::agent::fetch_status(listen) {
+        match crate::agent::client::fetch_status(listen) {
             Ok(report) => {
                 for line in agent_lines(&report) {
                     writeln!(out, "{line}")?;

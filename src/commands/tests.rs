@@ -127,7 +127,7 @@ fn uninstall_judges_the_manifest_under_the_lock() {
         let r = r.clone();
         std::thread::spawn(move || ok(&r, &["uninstall"]))
     };
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    crate::write::waiters::wait_for_waiter(&crate::paths::Root::new(&r));
     crate::write::write_atomic(&r.join(MANIFEST), &ours).unwrap();
     drop(held);
     let out = uninstall.join().unwrap();
@@ -260,3 +260,80 @@ fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
     );
     assert_eq!(runtime.imports.borrow().len(), 1);
 }
+
+/// The manifest starts the agent with a command line that only the agent's
+/// own parser can judge: parse the rendered one with the real CLI, and
+/// check that every value reached the agent and agrees with the
+/// keepalived.conf written beside it.
+#[test]
+fn the_manifest_s_command_line_is_one_the_agent_accepts() {
+    use crate::agent::args::AgentArgs;
+    use crate::paths::{BINARY_IN_IMAGE, KEEPALIVED_CONF_IN_POD, NOTIFY_FIFO, TRACK_FILE};
+    use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(
+        r,
+        &[
+            "install",
+            "--vip",
+            "192.0.2.10",
+            "--vip",
+            "2001:db8::10",
+            "--apiserver-port",
+            "8443",
+            "--agent-listen",
+            "127.0.0.1:10299",
+            "--advert-interval",
+            "0.5",
+        ],
+    );
+    let pod: Pod =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(r.join(MANIFEST)).unwrap()).unwrap();
+    let container = &pod.spec.unwrap().containers[0];
+    let command = container.command.clone().unwrap();
+    assert_eq!(command[0], BINARY_IN_IMAGE, "{command:?}");
+    let cli = Cli::try_parse_from(&command)
+        .unwrap_or_else(|e| panic!("the agent refuses the manifest's command {command:?}: {e}"));
+    let super::Command::Agent(agent) = cli.command else {
+        panic!("the manifest does not run `kubealived agent`: {command:?}")
+    };
+    let AgentArgs {
+        keepalived_conf,
+        interface,
+        apiserver_port,
+        listen,
+        run_dir,
+        advert_interval_ms,
+        ..
+    } = &agent;
+    assert_eq!(keepalived_conf, Path::new(KEEPALIVED_CONF_IN_POD));
+    assert_eq!(interface, "eth0");
+    assert_eq!(
+        agent.vips().0,
+        vec![
+            ("192.0.2.10".parse().unwrap(), "eth0".to_string()),
+            ("2001:db8::10".parse().unwrap(), "eth0".to_string())
+        ]
+    );
+    assert_eq!(*apiserver_port, 8443);
+    assert_eq!(listen.to_string(), "127.0.0.1:10299");
+    assert_eq!(*advert_interval_ms, 500);
+    // kubelet's livenessProbe asks where the agent listens.
+    let probe = container.liveness_probe.as_ref().unwrap();
+    let get = probe.http_get.as_ref().unwrap();
+    assert_eq!(get.port, IntOrString::Int(i32::from(listen.port())));
+    // keepalived.conf uses the track file and FIFO the agent makes.
+    let conf = std::fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
+    for name in [TRACK_FILE, NOTIFY_FIFO] {
+        let path = run_dir.join(name).display().to_string();
+        assert!(
+            conf.contains(&path),
+            "keepalived.conf lacks {path}:\n{conf}"
+        );
+    }
+}
+
+// Issue 23: what a new user hits with kubeadm configs and saved settings.

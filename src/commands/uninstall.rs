@@ -1,6 +1,7 @@
 //! `kubealived uninstall`: remove exactly what install wrote. The manifest
-//! goes first so kubelet stops the pod (keepalived then hands the VIP over
-//! with a priority-0 advert) before its config disappears.
+//! goes first so kubelet stops the pod before its config disappears: on
+//! the holder the agent hands the VIP over make-before-break (its priority
+//! lowered until a backup holds the VIP), then keepalived stops.
 
 use super::{require_root, RootArgs};
 use crate::paths::{read_optional, MANIFEST, OWNED_FILES};

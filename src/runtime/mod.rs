@@ -6,18 +6,24 @@
 //! socket answers under the root (containerd first, then CRI-O), and
 //! [`ensure`] is the decision install makes, testable with a fake.
 //!
-//! - containerd: `ctr -n k8s.io` (the namespace the CRI plugin, and so
+//! One file per runtime behind the trait:
+//!
+//! - [`containerd`]: `ctr -n k8s.io` (the namespace the CRI plugin, and so
 //!   kubelet, uses). `ctr` ships with containerd in Debian's, Ubuntu's,
 //!   Docker's and upstream's packages; shelling out to it keeps a gRPC stack
 //!   (tonic, prost, tokio) out of a host tool that makes two calls.
-//! - CRI-O: it keeps images in containers-storage, shared with podman and
+//! - [`crio`]: CRI-O keeps images in containers-storage, shared with podman and
 //!   skopeo on the same host: `podman load`, else `skopeo copy`.
 
+pub mod containerd;
+pub mod crio;
+
 use crate::paths::{
-    Root, CONTAINERD_NAMESPACE as K8S_NAMESPACE, CONTAINERD_SOCKET, CONTAINERS_RUN_STORAGE,
-    CONTAINERS_STORAGE, CRIO_SOCKET,
+    Root, CONTAINERD_SOCKET, CONTAINERS_RUN_STORAGE, CONTAINERS_STORAGE, CRIO_SOCKET,
 };
 use anyhow::{bail, Context, Result};
+use containerd::Containerd;
+use crio::Crio;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,7 +35,23 @@ pub trait Runtime {
     /// Import the OCI archive, which names `reference` (ctr and podman read
     /// the name from the archive; skopeo needs it said).
     fn import(&self, archive: &Path, reference: &str) -> Result<()>;
+    /// How an operator imports `archive` by hand, for messages.
+    fn manual_import(&self, archive: &Path) -> String;
 }
+
+/// The tool a runtime is asked with is not installed (an error
+/// [`Runtime::has_image`] may return, told apart from a runtime that
+/// does not answer it).
+#[derive(Debug)]
+pub struct ToolMissing(pub String);
+
+impl std::fmt::Display for ToolMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is not installed", self.0)
+    }
+}
+
+impl std::error::Error for ToolMissing {}
 
 /// The runtime whose socket accepts a connection under `root`, if any.
 /// Under a root other than `/` (image builds, tests) that is the runtime of
@@ -88,11 +110,15 @@ pub enum Outcome {
     NoArchive {
         runtime: String,
         archive: PathBuf,
+        /// How to import an archive by hand into this runtime.
+        manual_import: String,
     },
-    /// The runtime answers but cannot be asked (no ctr, no podman/skopeo).
+    /// The runtime's socket answers but the runtime cannot be asked: its
+    /// tool is missing (`missing_tool`), or the runtime did not answer it.
     CannotCheck {
         runtime: String,
         why: String,
+        missing_tool: Option<String>,
     },
 }
 
@@ -121,6 +147,7 @@ pub fn ensure(
         Err(e) => {
             return Ok(Outcome::CannotCheck {
                 runtime: name,
+                missing_tool: e.downcast_ref::<ToolMissing>().map(|t| t.0.clone()),
                 why: format!("{e:#}"),
             })
         }
@@ -129,6 +156,7 @@ pub fn ensure(
         return Ok(Outcome::NoArchive {
             runtime: name,
             archive: archive.to_path_buf(),
+            manual_import: runtime.manual_import(Path::new("FILE")),
         });
     }
     if dry_run {
@@ -158,71 +186,15 @@ pub fn ensure(
     })
 }
 
-impl Outcome {
-    /// One line for install's output (`word path` like the file lines), and
-    /// a warning when the image may be missing when kubelet needs it.
-    pub fn report(&self, image: &str, root: &Root) -> (String, Option<String>) {
-        match self {
-            Outcome::NotPackaged => (
-                format!("{:<9} {image}: not the packaged image, kubelet pulls it", "image"),
-                None,
-            ),
-            Outcome::Present { runtime } => {
-                (format!("{:<9} {image} in {runtime}", "present"), None)
-            }
-            Outcome::Imported { runtime, archive } => (
-                format!(
-                    "{:<9} {image} into {runtime} from {}",
-                    "imported",
-                    archive.display()
-                ),
-                None,
-            ),
-            Outcome::WouldImport { runtime, archive } => (
-                format!(
-                    "{:<9} {image} into {runtime} from {}",
-                    "import",
-                    archive.display()
-                ),
-                None,
-            ),
-            Outcome::NoRuntime => (
-                format!("{:<9} {image}: no container runtime is running", "image"),
-                Some(format!(
-                    "no container runtime answers ({}), so {image} is not imported yet. \
-                     The boot unit imports it at the next boot (after containerd or CRI-O, before kubelet). \
-                     Fix, on a node you set up now: start the runtime, then run `kubealived install` \
-                     again before `kubeadm init` or `join`.",
-                    sockets(root)
-                )),
-            ),
-            Outcome::NoArchive { runtime, archive } => (
-                format!("{:<9} {image} from {runtime}", "missing"),
-                Some(format!(
-                    "{runtime} has no {image} and {} does not exist: kubelet will pull it from its registry. \
-                     Fix: install the kubealived package (it carries the archive), or import the release's \
-                     image archive by hand (ctr -n {K8S_NAMESPACE} images import FILE).",
-                    archive.display()
-                )),
-            ),
-            Outcome::CannotCheck { runtime, why } => (
-                format!("{:<9} {image}: cannot ask {runtime}", "image"),
-                Some(format!(
-                    "cannot check whether {runtime} has {image} ({why}); kubelet will pull it if it is missing. \
-                     Fix: install {}, then run `kubealived install` again; or import it by hand.",
-                    if runtime == "CRI-O" { "podman or skopeo" } else { "ctr (it comes with containerd)" }
-                )),
-            ),
-        }
-    }
-}
-
-/// Run a runtime tool; its stderr becomes the error.
+/// Run a runtime tool; its stderr becomes the error, and a tool that is
+/// not installed is [`ToolMissing`].
 fn run(cmd: &mut Command) -> Result<String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd
-        .output()
-        .with_context(|| format!("cannot run {program}"))?;
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(ToolMissing(program)),
+        Err(e) => return Err(e).with_context(|| format!("cannot run {program}")),
+    };
     if !out.status.success() {
         bail!(
             "{program} {}: {}",
@@ -231,107 +203,6 @@ fn run(cmd: &mut Command) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// containerd through `ctr`, in the `k8s.io` namespace.
-pub struct Containerd {
-    pub socket: PathBuf,
-}
-
-impl Containerd {
-    fn ctr(&self) -> Command {
-        let mut cmd = Command::new("ctr");
-        cmd.arg("--address")
-            .arg(&self.socket)
-            .args(["--namespace", K8S_NAMESPACE]);
-        cmd
-    }
-}
-
-impl Runtime for Containerd {
-    fn name(&self) -> String {
-        "containerd".into()
-    }
-
-    fn has_image(&self, reference: &str) -> Result<bool> {
-        let listed = run(self.ctr().args(["images", "list", "--quiet"]))?;
-        Ok(listed.lines().any(|line| line.trim() == reference))
-    }
-
-    fn import(&self, archive: &Path, _reference: &str) -> Result<()> {
-        run(self.ctr().args(["images", "import"]).arg(archive)).map(drop)
-    }
-}
-
-/// CRI-O's containers-storage, through podman or skopeo. `storage` is
-/// (graph root, run root) when not the host's default.
-pub struct Crio {
-    pub storage: Option<(PathBuf, PathBuf)>,
-}
-
-impl Crio {
-    fn tool(&self) -> Result<&'static str> {
-        ["podman", "skopeo"]
-            .into_iter()
-            .find(|t| on_path(t))
-            .context("neither podman nor skopeo is installed")
-    }
-
-    fn podman(&self) -> Command {
-        let mut cmd = Command::new("podman");
-        if let Some((graph, run)) = &self.storage {
-            cmd.arg("--root").arg(graph).arg("--runroot").arg(run);
-        }
-        cmd
-    }
-
-    fn skopeo_storage(&self, reference: &str) -> String {
-        match &self.storage {
-            Some((graph, run)) => format!(
-                "containers-storage:[{}+{}]{reference}",
-                graph.display(),
-                run.display()
-            ),
-            None => format!("containers-storage:{reference}"),
-        }
-    }
-}
-
-impl Runtime for Crio {
-    fn name(&self) -> String {
-        "CRI-O".into()
-    }
-
-    fn has_image(&self, reference: &str) -> Result<bool> {
-        let out = match self.tool()? {
-            "podman" => self.podman().args(["image", "exists", reference]).output(),
-            _ => Command::new("skopeo")
-                .args(["inspect", "--raw"])
-                .arg(self.skopeo_storage(reference))
-                .output(),
-        }
-        .context("cannot run podman or skopeo")?;
-        Ok(out.status.success())
-    }
-
-    fn import(&self, archive: &Path, reference: &str) -> Result<()> {
-        match self.tool()? {
-            "podman" => run(self
-                .podman()
-                .args(["load", "--quiet", "--input"])
-                .arg(archive)),
-            _ => run(Command::new("skopeo")
-                .arg("copy")
-                .arg(format!("oci-archive:{}", archive.display()))
-                .arg(self.skopeo_storage(reference))),
-        }
-        .map(drop)
-    }
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
 }
 
 #[cfg(test)]
@@ -353,9 +224,12 @@ impl Runtime for std::rc::Rc<FakeRuntime> {
     }
     fn has_image(&self, reference: &str) -> Result<bool> {
         if self.cannot_ask {
-            bail!("no ctr");
+            bail!(ToolMissing("fake-ctr".into()));
         }
         Ok(self.images.borrow().iter().any(|i| i == reference))
+    }
+    fn manual_import(&self, archive: &Path) -> String {
+        format!("fake-import {}", archive.display())
     }
     fn import(&self, archive: &Path, _reference: &str) -> Result<()> {
         self.imports.borrow_mut().push(archive.to_path_buf());
@@ -417,7 +291,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, Outcome::NotPackaged);
-        assert!(out.report(PACKAGED, &Root::new("/")).1.is_none());
         assert!(rt.imports.borrow().is_empty());
     }
 
@@ -437,25 +310,22 @@ mod tests {
     fn no_runtime_no_archive_or_no_tool_warn_and_go_on() {
         let none = ensure(None, PACKAGED, PACKAGED, archive().path(), false).unwrap();
         assert_eq!(none, Outcome::NoRuntime);
-        let (_, warning) = none.report(PACKAGED, &Root::new("/"));
-        assert!(warning.unwrap().contains("boot unit imports it"));
 
         let rt = Rc::new(FakeRuntime::default());
         let missing = Path::new("/nonexistent/kubealived-image.oci.tar");
         let out = ensure(Some(&rt), PACKAGED, PACKAGED, missing, false).unwrap();
-        assert!(matches!(out, Outcome::NoArchive { .. }));
-        assert!(out
-            .report(PACKAGED, &Root::new("/"))
-            .1
-            .unwrap()
-            .contains("Fix:"));
+        assert!(
+            matches!(out, Outcome::NoArchive { manual_import, .. } if manual_import == "fake-import FILE")
+        );
 
         let rt = Rc::new(FakeRuntime {
             cannot_ask: true,
             ..Default::default()
         });
         let out = ensure(Some(&rt), PACKAGED, PACKAGED, archive().path(), false).unwrap();
-        assert!(matches!(out, Outcome::CannotCheck { .. }));
+        assert!(
+            matches!(out, Outcome::CannotCheck { missing_tool: Some(t), .. } if t == "fake-ctr")
+        );
         assert!(rt.imports.borrow().is_empty());
     }
 

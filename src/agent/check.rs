@@ -1,0 +1,80 @@
+//! The check loop: the local apiserver's `/readyz` every interval, after
+//! hysteresis, into keepalived's track file; and the watchdog that writes
+//! 0 when the loop is stuck.
+
+use super::args::AgentArgs;
+use super::health::{Checker, FailureKind, Hysteresis};
+use super::log;
+use super::notify::Role;
+use super::state::State;
+use super::track::{Health, TrackFile};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a holder whose apiserver failed stays in FAULT: long enough
+/// for a backup to take over (it does so on the priority-0 advert), short
+/// enough that a lone master (nobody to take over) is back soon.
+const RESIGN_FOR: Duration = Duration::from_secs(1);
+
+/// The shortest a check may take when patience is about to run out.
+const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+
+pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
+    let checker = Checker::new(args.apiserver_port, args.timeout());
+    let mut hysteresis = Hysteresis::new(args.fall, args.rise, args.patience());
+    let mut resign_until: Option<Instant> = None;
+    loop {
+        let start = Instant::now();
+        let timeout = hysteresis.deadline().map_or(args.timeout(), |deadline| {
+            deadline
+                .saturating_duration_since(start)
+                .clamp(MIN_TIMEOUT, args.timeout())
+        });
+        let (result, latency) = checker.check(timeout);
+        let was_healthy = hysteresis.healthy();
+        let healthy =
+            hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
+        state.record_check(&result, latency, healthy);
+        // Resign at once only when the apiserver no longer serves (refused,
+        // reset, timed out). One that still answers, red, is shutting down
+        // gracefully: the lower priority hands the VIP over make-before-
+        // break (the backup adds it and announces itself, then this node
+        // drops it), about three adverts later, while it still serves.
+        let serving = matches!(&result, Err(f) if f.kind == FailureKind::Red);
+        if was_healthy && !healthy && !serving && state.role() == Role::Master {
+            log(
+                "the apiserver stopped answering on the VIP holder: resigning (FAULT for a moment)",
+            );
+            resign_until = Some(start + RESIGN_FOR);
+        }
+        let health = if healthy {
+            resign_until = None;
+            Health::Healthy
+        } else if resign_until.is_some_and(|t| Instant::now() < t) {
+            Health::Resign
+        } else {
+            Health::Unhealthy
+        };
+        if let Err(e) = track.set(health) {
+            log(format!("{e:#}"));
+        }
+        thread::sleep(args.interval().saturating_sub(start.elapsed()));
+    }
+}
+
+/// A stuck check loop must not leave a 1 behind.
+pub fn watchdog(stale_after: Duration, state: &State, track: &TrackFile) {
+    let mut stale = false;
+    loop {
+        thread::sleep(Duration::from_millis(100));
+        let now_stale = state.heartbeat_age() > stale_after;
+        if now_stale && !stale {
+            log("the check loop is stuck: the apiserver counts as unhealthy");
+            state.mark_stale();
+            if let Err(e) = track.set(Health::Unhealthy) {
+                log(format!("{e:#}"));
+            }
+        }
+        stale = now_stale;
+    }
+}

@@ -46,9 +46,9 @@ pub enum Command {
     /// Print the manifest (or keepalived.conf) to stdout; writes nothing
     Render(render::RenderArgs),
     /// Remove exactly the files `install` wrote
-    Uninstall(RootArgs),
-    /// Show the files, the interface and whether this node holds the VIP
-    Status(RootArgs),
+    Uninstall(uninstall::UninstallArgs),
+    /// Show the files, interface, image, VIP and the agent's view (-o json for scripts); exit 1 if anything is off
+    Status(status::StatusArgs),
     /// Health check for scripts: GET https://127.0.0.1:PORT/livez
     CheckApiserver(check_apiserver::CheckArgs),
     /// Print the man page (roff) or shell completions to stdout

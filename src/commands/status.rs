@@ -1,134 +1,468 @@
 //! `kubealived status`: are the files there and current, does the container
-//! runtime have the image, which interface, does this node hold the VIP. Exit 0 when installed and current, 1 when
-//! something is missing or stale.
+//! runtime have the image, is the interface there, does this node hold the
+//! VIP, what does the pod's agent say. It reports everything it can find,
+//! always (also when the settings are gone or no longer fit this host),
+//! as text or, with `-o json`, with stable keys for scripts.
+//!
+//! Exit codes: 0 when everything is in place; 1 when anything is not (not
+//! installed, a file missing, stale or foreign, the settings unreadable or
+//! no longer resolvable here (an interface gone), the runtime lacking the
+//! packaged image, the agent not answering); 2 for bad arguments.
 
 use super::{vrrp_summary, Rendered, RootArgs};
 use crate::agent::state::StatusReport;
+use crate::error::is_usage;
 use crate::host::Host;
 use crate::node::own_addresses;
-use crate::paths::{read_optional, MANIFEST, SAVED_CONFIG};
+use crate::paths::{read_optional, Root, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::render::manifest;
 use crate::runtime;
 use crate::settings;
 use anyhow::{bail, Result};
-use std::fmt;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
 use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Lines for people
+    Text,
+    /// One JSON object with stable keys, for scripts
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
 
 /// What status finds for one file; only `Current` is healthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum FileState {
     Current,
     Missing,
     Foreign,
     Stale,
+    /// There, but nothing to compare it with: the settings are missing or
+    /// do not render on this host.
+    Present,
 }
 
 impl FileState {
-    fn of(relative: &str, have: Option<&[u8]>, want: &str) -> FileState {
-        match have {
-            None => FileState::Missing,
-            Some(have) if have == want.as_bytes() => FileState::Current,
-            Some(have) if relative == MANIFEST && !manifest::written_by_us(have) => {
+    fn of(relative: &str, have: Option<&[u8]>, want: Option<&str>) -> FileState {
+        match (have, want) {
+            (None, _) => FileState::Missing,
+            (Some(have), _) if relative == MANIFEST && !manifest::written_by_us(have) => {
                 FileState::Foreign
             }
-            Some(_) => FileState::Stale,
+            (Some(_), None) => FileState::Present,
+            (Some(have), Some(want)) if have == want.as_bytes() => FileState::Current,
+            (Some(_), Some(_)) => FileState::Stale,
         }
     }
-}
 
-impl fmt::Display for FileState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+    fn says(self) -> &'static str {
+        match self {
             FileState::Current => "current",
             FileState::Missing => "missing (run `kubealived install` to restore it)",
             FileState::Foreign => "not written by kubealived (install --force replaces it)",
             FileState::Stale => {
                 "stale: differs from what the settings render (run `kubealived install`)"
             }
-        })
+            FileState::Present => "present (not compared: see the settings line)",
+        }
     }
 }
 
-pub fn run(args: &RootArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
-    let root = args.root();
+/// Everything status found; `-o json` prints exactly this.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// True when every check below passed (exit code 0).
+    pub healthy: bool,
+    /// What is wrong, each with its fix; empty when healthy.
+    pub problems: Vec<String>,
+    pub settings: SettingsStatus,
+    pub files: Vec<FileStatus>,
+    pub interface: Option<InterfaceStatus>,
+    pub image: Option<ImageStatus>,
+    pub vips: Vec<VipStatus>,
+    /// The VRRP settings in one line.
+    pub vrrp: Option<String>,
+    /// The pod's agent; null under `--root` (it runs on this host only).
+    pub agent: Option<AgentStatus>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsStatus {
+    pub path: String,
+    /// `current` (read and rendered), `missing`, `invalid` (cannot be
+    /// read) or `unresolvable` (read, but they do not fit this host).
+    pub state: &'static str,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileStatus {
+    /// `manifest` or `keepalived.conf`.
+    pub name: &'static str,
+    pub path: String,
+    pub state: FileState,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfaceStatus {
+    pub name: String,
+    pub present: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageStatus {
+    pub reference: String,
+    /// `present`, `missing` (the packaged image, not in the runtime),
+    /// `pullable` (another image, kubelet pulls it), `noRuntime` or
+    /// `unknown` (the runtime cannot be asked).
+    pub state: &'static str,
+    pub runtime: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VipStatus {
+    pub address: IpAddr,
+    pub interface: String,
+    pub held_here: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStatus {
+    pub listen: SocketAddr,
+    pub reachable: bool,
+    pub error: Option<String>,
+    /// What the agent reports (role, readiness, transitions), when reachable.
+    pub report: Option<StatusReport>,
+}
+
+pub fn run(args: &StatusArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
+    let status = gather(&args.root.root(), host)?;
+    match args.output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,
+        Output::Text => {
+            for line in text(&status) {
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
+    if !status.healthy {
+        match args.output {
+            Output::Text => bail!(
+                "status found {} problem(s), listed above",
+                status.problems.len()
+            ),
+            Output::Json => bail!("status found: {}", status.problems.join("; ")),
+        }
+    }
+    Ok(())
+}
+
+/// Find out everything, going on past every problem.
+pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
+    let mut problems = Vec::new();
     let saved = root.path(SAVED_CONFIG);
-    let Some(settings) = settings::read_saved(&saved)? else {
-        writeln!(out, "not installed: {} does not exist", saved.display())?;
-        writeln!(out, "Fix: kubealived install --vip IP")?;
-        bail!("kubealived is not installed");
+    let (settings, rendered) = match settings::read_saved(&saved) {
+        Ok(None) => (
+            SettingsStatus {
+                path: saved.display().to_string(),
+                state: "missing",
+                error: None,
+            },
+            None,
+        ),
+        Ok(Some(settings)) => match Rendered::from_settings(settings, host, true) {
+            Ok(rendered) => (
+                SettingsStatus {
+                    path: saved.display().to_string(),
+                    state: "current",
+                    error: None,
+                },
+                Some(rendered),
+            ),
+            Err(e) => {
+                let state = if is_usage(&e) {
+                    "unresolvable"
+                } else {
+                    "invalid"
+                };
+                (
+                    SettingsStatus {
+                        path: saved.display().to_string(),
+                        state,
+                        error: Some(format!("{e:#}")),
+                    },
+                    None,
+                )
+            }
+        },
+        Err(e) => (
+            SettingsStatus {
+                path: saved.display().to_string(),
+                state: "invalid",
+                error: Some(format!("{e:#}")),
+            },
+            None,
+        ),
     };
-    let rendered = Rendered::from_settings(settings, host, true)?;
-    let node = &rendered.node;
-    let mut healthy = true;
-    writeln!(out, "{:<16} {}", "settings", saved.display())?;
-    // The settings file is the source the others are rendered from.
-    for (relative, want) in rendered.owned_files() {
+    let wanted = rendered.as_ref().map(|r| r.owned_files());
+    let mut files = Vec::new();
+    for relative in OWNED_FILES {
         if relative == SAVED_CONFIG {
             continue;
         }
+        let want = wanted.as_ref().and_then(|w| {
+            w.iter()
+                .find(|(r, _)| *r == relative)
+                .map(|(_, c)| c.as_str())
+        });
         let path = root.path(relative);
-        let state = FileState::of(relative, read_optional(&path)?.as_deref(), &want);
-        healthy &= state == FileState::Current;
-        writeln!(
-            out,
-            "{:<16} {} {state}",
-            relative.rsplit('/').next().unwrap_or(relative),
-            path.display()
-        )?;
+        let state = FileState::of(relative, read_optional(&path)?.as_deref(), want);
+        if !matches!(state, FileState::Current | FileState::Present) {
+            problems.push(format!("{} is {}", path.display(), state.says()));
+        }
+        files.push(FileStatus {
+            name: if relative == MANIFEST {
+                "manifest"
+            } else {
+                "keepalived.conf"
+            },
+            path: path.display().to_string(),
+            state,
+        });
     }
-    let image = &node.config.image;
-    let (state, in_place) = match host.runtime(&root) {
-        None => (
-            format!("no container runtime answers ({})", runtime::sockets(&root)),
-            true,
-        ),
-        Some(rt) => match rt.has_image(image) {
-            Ok(true) => (format!("present in {}", rt.name()), true),
-            Ok(false) if *image == crate::config::default_image() => (
-                format!(
-                    "missing from {} (run `kubealived install` to import it)",
-                    rt.name()
-                ),
-                false,
-            ),
-            Ok(false) => (format!("not in {} yet (kubelet pulls it)", rt.name()), true),
-            Err(e) => (format!("cannot ask {}: {e:#}", rt.name()), true),
-        },
+    let installed_files = files.iter().any(|f| f.state != FileState::Missing);
+    match (settings.state, installed_files) {
+        ("missing", false) => {
+            problems.push(format!(
+                "kubealived is not installed: {} does not exist.\nFix: kubealived install --vip IP",
+                settings.path
+            ));
+        }
+        ("missing", true) => problems.push(format!(
+            "{} is missing, so the files cannot be checked, and the boot unit and `kubealived install` \
+             with no flags have nothing to re-apply.\nFix: run `kubealived install` with the settings \
+             you want (e.g. --vip IP); or `kubealived uninstall` to remove the rest.",
+            settings.path
+        )),
+        ("current", _) => {}
+        (_, _) => problems.push(format!(
+            "the saved settings {} cannot be used here: {}",
+            settings.path,
+            settings.error.as_deref().unwrap_or("")
+        )),
+    }
+
+    let interfaces = host.interfaces()?;
+    let interface_name = rendered
+        .as_ref()
+        .map(|r| r.node.interface.clone())
+        .or_else(|| installed_interface(root));
+    let interface = interface_name.map(|name| InterfaceStatus {
+        present: interfaces.iter().any(|i| i.name == name),
+        name,
+    });
+    if let Some(i) = interface.as_ref().filter(|i| !i.present) {
+        problems.push(format!(
+            "interface {}, which the installed files use, is not on this host (renamed or gone).\n\
+             Fix: `kubealived install --interface NAME` with the interface that now carries the \
+             masters' subnet (`ip -o addr` lists them).",
+            i.name
+        ));
+    }
+
+    let Some(rendered) = rendered else {
+        return Ok(Status {
+            healthy: problems.is_empty(),
+            problems,
+            settings,
+            files,
+            interface,
+            image: None,
+            vips: Vec::new(),
+            vrrp: None,
+            agent: None,
+        });
     };
-    // Only a running runtime that lacks the packaged image is a problem
-    // here: the pod cannot start without a pull.
-    healthy &= in_place;
-    writeln!(out, "{:<16} {image}: {state}", "image")?;
-    let addresses = own_addresses(&host.interfaces()?);
-    for (vip, dev) in &node.vips {
-        let held = if addresses.contains(vip) {
+    let node = &rendered.node;
+    let image = image_status(root, host, &node.config.image);
+    if image.state == "missing" {
+        problems.push(format!("{}: {}", image.reference, image.detail));
+    }
+    let addresses = own_addresses(&interfaces);
+    let vips = node
+        .vips
+        .iter()
+        .map(|(vip, dev)| VipStatus {
+            address: *vip,
+            interface: dev.clone(),
+            held_here: addresses.contains(vip),
+        })
+        .collect();
+    // The pod's agent runs on this node, not under another --root.
+    let agent = root.is_host_root().then(|| {
+        let listen = node.config.agent_listen;
+        match crate::agent::client::fetch_status(listen) {
+            Ok(report) => AgentStatus {
+                listen,
+                reachable: true,
+                error: None,
+                report: Some(report),
+            },
+            Err(e) => AgentStatus {
+                listen,
+                reachable: false,
+                error: Some(format!("{e:#}")),
+                report: None,
+            },
+        }
+    });
+    if let Some(a) = agent.as_ref().filter(|a| !a.reachable) {
+        problems.push(format!(
+            "the pod's agent does not answer at {}: the kubealived pod is not running.\n\
+             Fix: `crictl ps --name keepalived` and `crictl logs` on this node; kubelet starts the \
+             pod from {}.",
+            a.listen,
+            root.path(MANIFEST).display()
+        ));
+    }
+    Ok(Status {
+        healthy: problems.is_empty(),
+        problems,
+        settings,
+        files,
+        interface,
+        image: Some(image),
+        vips,
+        vrrp: Some(vrrp_summary(node)),
+        agent,
+    })
+}
+
+/// The interface the installed manifest gives the agent (`--interface
+/// NAME`), for when the settings cannot tell.
+fn installed_interface(root: &Root) -> Option<String> {
+    let text = read_optional(&root.path(MANIFEST)).ok()??;
+    let pod: k8s_openapi::api::core::v1::Pod = serde_yaml_ng::from_slice(&text).ok()?;
+    let command = pod.spec?.containers.into_iter().next()?.command?;
+    let at = command.iter().position(|a| a == "--interface")?;
+    command.get(at + 1).cloned()
+}
+
+fn image_status(root: &Root, host: &dyn Host, image: &str) -> ImageStatus {
+    let (state, runtime, detail) = match host.runtime(root) {
+        None => (
+            "noRuntime",
+            None,
+            format!("no container runtime answers ({})", runtime::sockets(root)),
+        ),
+        Some(rt) => {
+            let name = rt.name();
+            match rt.has_image(image) {
+                Ok(true) => ("present", Some(name.clone()), format!("present in {name}")),
+                Ok(false) if *image == crate::config::default_image() => (
+                    "missing",
+                    Some(name.clone()),
+                    format!("missing from {name} (run `kubealived install` to import it)"),
+                ),
+                Ok(false) => (
+                    "pullable",
+                    Some(name.clone()),
+                    format!("not in {name} yet (kubelet pulls it)"),
+                ),
+                Err(e) => (
+                    "unknown",
+                    Some(name.clone()),
+                    format!("cannot ask {name}: {e:#}"),
+                ),
+            }
+        }
+    };
+    ImageStatus {
+        reference: image.to_string(),
+        state,
+        runtime,
+        detail,
+    }
+}
+
+/// The text form: one line per fact, `what  value`.
+pub fn text(s: &Status) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{:<16} {}{}",
+        "settings",
+        s.settings.path,
+        match s.settings.state {
+            "current" => String::new(),
+            state => format!(" {state}"),
+        }
+    )];
+    for f in &s.files {
+        lines.push(format!("{:<16} {} {}", f.name, f.path, f.state.says()));
+    }
+    if let Some(i) = &s.interface {
+        let there = if i.present {
+            "present"
+        } else {
+            "not on this host"
+        };
+        lines.push(format!("{:<16} {}: {there}", "interface", i.name));
+    }
+    if let Some(image) = &s.image {
+        lines.push(format!(
+            "{:<16} {}: {}",
+            "image", image.reference, image.detail
+        ));
+    }
+    for v in &s.vips {
+        let held = if v.held_here {
             "held by this node"
         } else {
             "not held by this node"
         };
-        writeln!(out, "{:<16} {vip} on {dev}: {held}", "vip")?;
+        lines.push(format!(
+            "{:<16} {} on {}: {held}",
+            "vip", v.address, v.interface
+        ));
     }
-    writeln!(out, "{:<16} {}", "vrrp", vrrp_summary(node))?;
-    // The pod's agent runs on this node, not under another --root.
-    if root.is_host_root() {
-        let listen = node.config.agent_listen;
-        match crate::agent::client::fetch_status(listen) {
-            Ok(report) => {
-                for line in agent_lines(&report) {
-                    writeln!(out, "{line}")?;
-                }
-            }
-            Err(e) => writeln!(
-                out,
-                "{:<16} not reachable at {listen} ({e:#}): is the kubealived pod running?",
-                "agent"
-            )?,
+    if let Some(vrrp) = &s.vrrp {
+        lines.push(format!("{:<16} {vrrp}", "vrrp"));
+    }
+    if let Some(a) = &s.agent {
+        match &a.report {
+            Some(report) => lines.extend(agent_lines(report)),
+            None => lines.push(format!(
+                "{:<16} not reachable at {} ({})",
+                "agent",
+                a.listen,
+                a.error.as_deref().unwrap_or("")
+            )),
         }
     }
-    if !healthy {
-        bail!("some files are missing or stale, or the runtime lacks the image");
+    for problem in &s.problems {
+        lines.push(String::new());
+        lines.push(problem.clone());
     }
-    Ok(())
+    lines
 }
 
 /// What the pod's agent says (asked over HTTP on this node: the pod has the

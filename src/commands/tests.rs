@@ -337,3 +337,119 @@ fn the_manifest_s_command_line_is_one_the_agent_accepts() {
 }
 
 // Issue 23: what a new user hits with kubeadm configs and saved settings.
+
+/// status reports what it can, always: with the saved interface gone it
+/// still lists the files and flags the interface (exit 1, not 2), and its
+/// Fix is a command that exists.
+#[test]
+fn status_flags_a_vanished_interface_and_still_lists_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(r, &["install", "--vip", "192.0.2.10", "--interface", "eth0"]);
+    let renamed = FakeHost::default()
+        .with("lo", &["127.0.0.1/8"])
+        .with("ens3", &["192.0.2.11/24"]);
+    let (result, out) = kubealived_on(&renamed, r, &["status"]);
+    let err = result.expect_err("status passed with the interface gone");
+    assert_eq!(crate::error::exit_code(&Err(err)), 1, "{out}");
+    assert!(out.contains("interface        eth0: not on this host"), "{out}");
+    assert!(out.contains("Fix: `kubealived install --interface NAME`"), "{out}");
+    for file in [MANIFEST, KEEPALIVED_CONF] {
+        assert!(
+            out.contains(&format!("{} present", r.join(file).display())),
+            "{out}"
+        );
+    }
+}
+
+/// Only config.yaml gone: the files are there, so it is not "not
+/// installed"; status says what is missing and how to get it back.
+#[test]
+fn status_without_the_settings_file_is_not_not_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(r, &["install", "--vip", "192.0.2.10"]);
+    std::fs::remove_file(r.join(SAVED_CONFIG)).unwrap();
+    let (result, out) = kubealived(r, &["status"]);
+    assert!(result.is_err(), "{out}");
+    assert!(!out.contains("not installed"), "{out}");
+    assert!(out.contains("config.yaml is missing"), "{out}");
+    assert!(out.contains("Fix: run `kubealived install`"), "{out}");
+    assert!(
+        out.contains(&format!("{} present", r.join(MANIFEST).display())),
+        "{out}"
+    );
+}
+
+/// `status -o json`: the keys scripts rely on, healthy and not.
+#[test]
+fn status_json_has_stable_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(r, &["install", "--vip", "192.0.2.10"]);
+    let json = |out: &str| -> serde_json::Value { serde_json::from_str(out).unwrap() };
+    let (result, out) = kubealived(r, &["status", "-o", "json"]);
+    let s = json(&out);
+    // The fake host has no runtime: the image cannot be there yet, which
+    // is not a problem (the boot unit or kubelet take care of it).
+    assert!(result.is_ok(), "{out}");
+    assert_eq!(s["healthy"], true, "{out}");
+    assert_eq!(s["problems"], serde_json::json!([]));
+    assert_eq!(s["settings"]["state"], "current");
+    let files = s["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(files.iter().all(|f| f["state"] == "current"), "{out}");
+    assert_eq!(files[0]["path"], r.join(KEEPALIVED_CONF).display().to_string());
+    assert_eq!(s["interface"]["name"], "eth0");
+    assert_eq!(s["interface"]["present"], true);
+    assert_eq!(s["image"]["state"], "noRuntime");
+    assert_eq!(s["image"]["reference"], crate::config::default_image());
+    assert_eq!(s["vips"][0]["address"], "192.0.2.10");
+    assert_eq!(s["vips"][0]["heldHere"], false);
+    assert!(s["vrrp"].as_str().unwrap().starts_with("VRRPv3"), "{out}");
+    assert!(s["agent"].is_null(), "the agent is asked only on this host");
+
+    std::fs::write(r.join(KEEPALIVED_CONF), "edited\n").unwrap();
+    let (result, out) = kubealived(r, &["status", "-o", "json"]);
+    assert!(result.is_err());
+    let s = json(&out);
+    assert_eq!(s["healthy"], false);
+    assert_eq!(s["files"][0]["state"], "stale");
+    assert!(s["problems"][0].as_str().unwrap().contains("stale"), "{out}");
+}
+
+/// A manifest whose label was edited away: uninstall refuses and changes
+/// nothing (removing only keepalived.conf would leave a pod that cannot
+/// restart); `--force` removes all of it.
+#[test]
+fn uninstall_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(r, &["install", "--vip", "192.0.2.10"]);
+    let manifest = std::fs::read_to_string(r.join(MANIFEST)).unwrap();
+    let unlabelled: String = manifest
+        .lines()
+        .filter(|l| !l.contains("app.kubernetes.io/managed-by"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(unlabelled, manifest);
+    std::fs::write(r.join(MANIFEST), &unlabelled).unwrap();
+    let files = |r: &Path| {
+        [MANIFEST, KEEPALIVED_CONF, SAVED_CONFIG].map(|f| std::fs::read(r.join(f)).ok())
+    };
+    let before = files(r);
+    let (result, out) = kubealived(r, &["uninstall"]);
+    let err = result.expect_err("uninstall removed part of an edited install");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("header but not its label") && msg.contains("uninstall --force"),
+        "{msg}"
+    );
+    assert_eq!(crate::error::exit_code(&Err(err)), 2);
+    assert!(before.iter().all(Option::is_some));
+    assert_eq!(files(r), before, "a refused uninstall changed files:\n{out}");
+
+    let out = ok(r, &["uninstall", "--force"]);
+    assert_eq!(out.matches("removed").count(), 3, "{out}");
+    assert!(!r.join(CONFIG_DIR).exists(), "{out}");
+}

@@ -172,51 +172,131 @@ fn list(candidates: &[&Interface], vip: IpAddr) -> String {
 }
 
 /// Resolve a validated config against this host's interfaces. With
-/// `on_this_host` false (`render` for another machine), a named interface
-/// is taken as given and peers are kept as listed.
+/// `on_this_host` false (`render`), a named interface is taken as given and
+/// the peers are kept as listed: that renders for another machine, whose
+/// addresses are not known here. Without a name, render detects on this
+/// host, so everything is resolved here, the same as install.
 pub fn resolve(config: &Config, interfaces: &[Interface], on_this_host: bool) -> Result<Node> {
+    let here = on_this_host || config.interface.is_none();
     let mut warnings = Vec::new();
     let mut vips = Vec::new();
-    let mut unicast_src = None;
+    let mut local_addr = None;
     for (i, vip) in config.vips.iter().enumerate() {
-        let dev = match (&config.interface, on_this_host) {
+        let dev = match (&config.interface, here) {
             (Some(name), false) => name.clone(),
             (requested, _) => {
                 let found = choose_interface(interfaces, *vip, requested.as_deref())?;
                 warnings.extend(found.warnings);
                 if i == 0 {
-                    unicast_src = found.local_addr;
+                    local_addr = found.local_addr;
                 }
                 found.interface
             }
         };
         vips.push((*vip, dev));
     }
-    let own = if on_this_host {
-        own_addresses(interfaces)
-    } else {
-        Vec::new()
+    let interface = vips[0].1.clone();
+    let (unicast_src, peers) = match (config.peers.is_empty(), here) {
+        (true, _) => (None, Vec::new()),
+        // keepalived sends from that machine's first address on the interface.
+        (false, false) => (None, config.peers.clone()),
+        (false, true) => {
+            let (src, peers) = unicast_source(config, interfaces, &interface, local_addr)?;
+            (Some(src), peers)
+        }
     };
-    let peers: Vec<IpAddr> = config
-        .peers
-        .iter()
-        .copied()
-        .filter(|p| !own.contains(p))
-        .collect();
-    if !config.peers.is_empty() && peers.is_empty() {
+    Ok(Node {
+        config: config.clone(),
+        interface,
+        vips,
+        unicast_src,
+        peers,
+        warnings,
+    })
+}
+
+/// The unicast source and the peers to advertise to. The other masters
+/// know this node by the address of it in their own peer list (the same
+/// list on every master), and with `check_unicast_src` they drop adverts
+/// from any other: so this node must send from exactly that address, and
+/// from the VRRP interface, the only one keepalived sends and receives
+/// adverts on (it binds its sockets to it).
+fn unicast_source(
+    config: &Config,
+    interfaces: &[Interface],
+    interface: &str,
+    local_addr: Option<IpAddr>,
+) -> Result<(IpAddr, Vec<IpAddr>)> {
+    let owner = |ip: &IpAddr| {
+        interfaces
+            .iter()
+            .find(|i| i.addrs.iter().any(|a| a.addr() == *ip))
+            .map(|i| i.name.as_str())
+    };
+    let (mine, peers): (Vec<IpAddr>, Vec<IpAddr>) =
+        config.peers.iter().partition(|p| owner(p).is_some());
+    if peers.is_empty() {
         return Err(usage!(
             "every --peer is an address of this node, so there is no one to advertise to.\n\
              Fix: list the addresses of all masters (the same list on each); this node's own is dropped."
         ));
     }
-    Ok(Node {
-        config: config.clone(),
-        interface: vips[0].1.clone(),
-        vips,
-        unicast_src: if peers.is_empty() { None } else { unicast_src },
-        peers,
-        warnings,
-    })
+    // What this node should be listed as: its address on the VRRP
+    // interface, the one in the VIP's subnet if it has one.
+    let vip = config.primary_vip();
+    let suggestion = local_addr.or_else(|| {
+        interfaces
+            .iter()
+            .filter(|i| i.name == interface)
+            .flat_map(|i| &i.addrs)
+            .find(|a| {
+                a.addr().is_ipv4() == vip.is_ipv4() && usable(a, vip) && !is_link_local(a.addr())
+            })
+            .map(|a| a.addr())
+    });
+    let this_node = match suggestion {
+        Some(ip) => format!("this node's is {ip}"),
+        None => format!("this node's is its address on {interface}"),
+    };
+    match mine.as_slice() {
+        [src] if owner(src) == Some(interface) => Ok((*src, peers)),
+        [src] => Err(usage!(
+            "--peer {src} is this node's address on {other}, but VRRP runs on {interface}, the VIP's \
+             interface: keepalived sends and receives adverts there only, so the masters would never hear \
+             this node at {src} and each would take the VIP.\n\
+             Fix: list the masters' addresses on {interface}'s network instead ({this_node}), the same \
+             list on every master.",
+            other = owner(src).unwrap_or("another interface"),
+        )),
+        [] => Err(usage!(
+            "none of the --peer addresses is this node's, so it is unknown which address the other \
+             masters expect this node's adverts from; if keepalived sent from another, check_unicast_src \
+             would make them drop its adverts, and every master would take the VIP.\n\
+             Fix: list every master, this node too, the same list on each: add --peer {}.",
+            suggestion.map_or(format!("ADDRESS (this node's on {interface})"), |ip| ip.to_string())
+        )),
+        several => {
+            let listed: Vec<String> = several
+                .iter()
+                .map(|ip| format!("{ip} ({})", owner(ip).unwrap_or("?")))
+                .collect();
+            let plain: Vec<String> = several.iter().map(|ip| ip.to_string()).collect();
+            Err(usage!(
+                "--peer lists several addresses of this node: {}. keepalived sends from one address \
+                 only, so which one the other masters should expect is ambiguous.\n\
+                 Fix: list each master once, the same list on every master: keep one of {} for this node.",
+                listed.join(", "),
+                plain.join(", ")
+            ))
+        }
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => a.is_unicast_link_local(),
+    }
 }
 
 /// All addresses of this host, to drop the node itself from `--peer`.
@@ -346,6 +426,93 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("eth9") && msg.contains("eth0"), "{msg}");
+    }
+
+    /// Issue 23's host: two addresses in the VIP's subnet, and another
+    /// network on eth1.
+    fn two_networks() -> Vec<Interface> {
+        FakeHost::default()
+            .with("lo", &["127.0.0.1/8"])
+            .with("bond0.100", &["192.0.2.11/24", "192.0.2.99/24"])
+            .with("eth1", &["198.51.100.21/24"])
+            .interfaces()
+            .unwrap()
+    }
+
+    fn unicast(peers: &[&str], interface: Option<&str>, on_this_host: bool) -> Result<Node> {
+        let settings = crate::settings::Settings {
+            vips: vec!["192.0.2.10".into()],
+            interface: interface.map(String::from),
+            peers: peers.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        };
+        let config = Config::validate(&settings).unwrap();
+        resolve(&config, &two_networks(), on_this_host)
+    }
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|a| ip(a)).collect()
+    }
+
+    #[test]
+    fn the_unicast_source_is_this_nodes_address_in_the_peer_list() {
+        for on_this_host in [true, false] {
+            let node = unicast(
+                &["192.0.2.99", "192.0.2.12", "192.0.2.13"],
+                None,
+                on_this_host,
+            )
+            .unwrap();
+            assert_eq!(node.unicast_src, Some(ip("192.0.2.99")), "{on_this_host}");
+            assert_eq!(node.peers, ips(&["192.0.2.12", "192.0.2.13"]));
+        }
+        // render without --interface detects here, so it drops this node too.
+        let node = unicast(&["192.0.2.11", "192.0.2.12", "192.0.2.13"], None, false).unwrap();
+        assert_eq!(node.unicast_src, Some(ip("192.0.2.11")));
+        assert_eq!(node.peers, ips(&["192.0.2.12", "192.0.2.13"]));
+    }
+
+    #[test]
+    fn render_for_another_machine_keeps_the_peers_and_names_no_source() {
+        let node = unicast(
+            &["192.0.2.11", "192.0.2.12", "192.0.2.13"],
+            Some("eth0"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(node.unicast_src, None);
+        assert_eq!(node.peers, ips(&["192.0.2.11", "192.0.2.12", "192.0.2.13"]));
+    }
+
+    fn refused(peers: &[&str], on_this_host: bool) -> String {
+        let err = unicast(peers, None, on_this_host).unwrap_err();
+        assert!(crate::error::is_usage(&err), "{err:#}");
+        let msg = err.to_string();
+        assert!(msg.contains("Fix:"), "{msg}");
+        msg
+    }
+
+    #[test]
+    fn this_nodes_peer_address_on_another_interface_is_refused() {
+        let msg = refused(&["198.51.100.21", "198.51.100.22", "198.51.100.23"], true);
+        for needle in ["198.51.100.21", "eth1", "bond0.100", "192.0.2.11"] {
+            assert!(msg.contains(needle), "missing {needle:?} in:\n{msg}");
+        }
+    }
+
+    #[test]
+    fn a_peer_list_without_this_node_is_refused_and_names_its_address() {
+        let msg = refused(&["192.0.2.12", "192.0.2.13"], true);
+        assert!(msg.contains("--peer 192.0.2.11"), "{msg}");
+    }
+
+    #[test]
+    fn several_of_this_nodes_addresses_in_the_peer_list_are_refused() {
+        let msg = refused(&["192.0.2.11", "192.0.2.99", "192.0.2.12"], false);
+        assert!(
+            msg.contains("192.0.2.11") && msg.contains("192.0.2.99"),
+            "{msg}"
+        );
     }
 
     #[test]

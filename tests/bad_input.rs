@@ -247,6 +247,38 @@ const CASES: &[Case] = &[
         2,
         &["224.0.0.1", "multicast"],
     ),
+    (
+        "peer: this node's address on another interface than the VIP's",
+        &[
+            "--peer",
+            "198.51.100.221",
+            "--peer",
+            "198.51.100.222",
+            "--peer",
+            "198.51.100.223",
+        ],
+        2,
+        &["198.51.100.221", "eth1", "eth0", "192.0.2.11"],
+    ),
+    (
+        "peer: this node not listed",
+        &["--peer", "192.0.2.12", "--peer", "192.0.2.13"],
+        2,
+        &["none of the --peer", "--peer 192.0.2.11"],
+    ),
+    (
+        "peer: two of this node's addresses",
+        &[
+            "--peer",
+            "192.0.2.11",
+            "--peer",
+            "192.0.2.99",
+            "--peer",
+            "192.0.2.12",
+        ],
+        2,
+        &["192.0.2.11 (eth0)", "192.0.2.99 (eth0)"],
+    ),
     // --priority, --router-id, --apiserver-port, --advert-interval, --vrrp-version
     (
         "priority: 0",
@@ -574,7 +606,11 @@ fn every_bad_input_exits_2_explains_and_changes_nothing() {
     }
     assert!(CASES.len() >= 60, "the matrix has {} cases", CASES.len());
     let ns = Netns::new();
-    ns.veth("eth0", &["192.0.2.11/24", "2001:db8::11/64"]);
+    ns.veth(
+        "eth0",
+        &["192.0.2.11/24", "192.0.2.99/24", "2001:db8::11/64"],
+    );
+    ns.veth("eth1", &["198.51.100.221/25"]);
     let fx = tempfile::tempdir().unwrap();
     fixtures(fx.path());
     let f = fx.path().to_str().unwrap();

@@ -220,6 +220,83 @@ fn no_match_and_ambiguous_exit_2_list_candidates_and_write_nothing() {
     );
 }
 
+/// Issue 23's node: two addresses in the VIP's subnet on bond0.100, and
+/// another network on eth1. The other masters know this node by its
+/// address in their peer list (the same list on every master), and
+/// `check_unicast_src` drops adverts from any other: keepalived must send
+/// from exactly that address, on the VIP's interface, or every master
+/// takes the VIP.
+#[test]
+fn the_unicast_source_is_this_nodes_address_in_the_peer_list() {
+    if !prerequisites("unicast source in a netns", true, &["ip"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.veth("bond0.100", &["192.0.2.11/24", "192.0.2.99/24"]);
+    ns.veth("eth1", &["198.51.100.21/24"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let empty = snapshot(r);
+    let with_peers = |peers: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec!["--vip", "192.0.2.10"];
+        for p in peers {
+            args.extend(["--peer", p]);
+        }
+        args
+    };
+    let refused: [(&[&str], &[&str]); 3] = [
+        // keepalived sends and listens on bond0.100 only.
+        (
+            &["198.51.100.21", "198.51.100.22", "198.51.100.23"],
+            &["198.51.100.21 is this node's address on eth1", "bond0.100"],
+        ),
+        (
+            &["192.0.2.12", "192.0.2.13"],
+            &["none of the --peer", "add --peer 192.0.2.11"],
+        ),
+        (
+            &["192.0.2.11", "192.0.2.99", "192.0.2.12"],
+            &["192.0.2.11 (bond0.100), 192.0.2.99 (bond0.100)"],
+        ),
+    ];
+    for (peers, says) in refused {
+        let out = install(&ns, r, &with_peers(peers));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{peers:?}: {err}");
+        for needle in says.iter().chain(&["Fix:"]) {
+            assert!(err.contains(needle), "{peers:?}: {needle:?} not in:\n{err}");
+        }
+        assert_eq!(snapshot(r), empty, "{peers:?}: a refused install wrote");
+    }
+
+    // This node listed as .99, its second address: sent from .99.
+    let args = with_peers(&["192.0.2.99", "192.0.2.12", "192.0.2.13"]);
+    let out = install(&ns, r, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let conf = fs::read_to_string(r.join(CONF)).unwrap();
+    assert!(conf.contains("unicast_src_ip 192.0.2.99\n"), "{conf}");
+    assert!(
+        conf.contains("    unicast_peer {\n        192.0.2.12\n        192.0.2.13\n    }\n"),
+        "{conf}"
+    );
+    // render on this host (no --interface) resolves the same way.
+    let rendered = ns.kubealived(&[&["render", "--keepalived-conf"], &args[..]].concat());
+    assert!(rendered.status.success(), "{}", text(&rendered.stderr));
+    assert_eq!(text(&rendered.stdout), conf);
+    let rendered = ns.kubealived(
+        &[
+            &["render", "--keepalived-conf"],
+            &with_peers(&["192.0.2.11", "192.0.2.12", "192.0.2.13"])[..],
+        ]
+        .concat(),
+    );
+    let said = text(&rendered.stdout);
+    assert!(
+        said.contains("unicast_src_ip 192.0.2.11\n") && !said.contains("        192.0.2.11\n"),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_foreign_manifest_needs_force_and_uninstall_leaves_foreign_files() {
     let Some(ns) = lab() else { return };

@@ -45,7 +45,15 @@ fn install_status_dry_run_and_uninstall_agree_on_the_owned_files() {
     let r = dir.path();
     let out = ok(
         r,
-        &["install", "--vip", "192.0.2.10", "--peer", "192.0.2.12"],
+        &[
+            "install",
+            "--vip",
+            "192.0.2.10",
+            "--peer",
+            "192.0.2.11",
+            "--peer",
+            "192.0.2.12",
+        ],
     );
     for file in [SAVED_CONFIG, KEEPALIVED_CONF, MANIFEST] {
         assert!(
@@ -162,6 +170,41 @@ fn status_fails_on_a_missing_or_foreign_manifest() {
         );
         assert_eq!(out.matches(" current").count(), 1, "{out}");
     }
+}
+
+/// `kubealived render ARGS` on the fake host (render takes no --root).
+fn render(args: &[&str]) -> Result<String> {
+    let cli = Cli::try_parse_from(["kubealived", "render"].iter().chain(args).copied()).unwrap();
+    let mut out = Vec::new();
+    run(&cli, &host(), &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// Render without --interface detects on this host, so it resolves the
+/// unicast source and the peers the way install does.
+#[test]
+fn render_on_this_host_writes_the_keepalived_conf_install_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let args = [
+        "--vip",
+        "192.0.2.10",
+        "--peer",
+        "192.0.2.11",
+        "--peer",
+        "192.0.2.12",
+        "--peer",
+        "192.0.2.13",
+    ];
+    ok(r, &[&["install"], &args[..]].concat());
+    let installed = std::fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
+    assert!(
+        installed.contains("unicast_src_ip 192.0.2.11")
+            && !installed.contains("        192.0.2.11\n"),
+        "{installed}"
+    );
+    let rendered = render(&[&["--keepalived-conf"], &args[..]].concat()).unwrap();
+    assert_eq!(rendered, installed);
 }
 
 /// `kubealived ARGS --root ROOT` on `host`: (result, stdout).

@@ -73,8 +73,9 @@ fn settings() -> impl Strategy<Value = Settings> {
                 let v6 = vips[0].contains(':') && vips.len() == 1;
                 let peers: Vec<&str> = match (unicast, v6) {
                     (false, _) => vec![],
-                    (true, false) => vec!["192.0.2.11", "192.0.2.12", "192.0.2.13"],
-                    (true, true) => vec!["2001:db8::11", "2001:db8::12"],
+                    // Every master, this node (LOCAL_ADDRS) among them.
+                    (true, false) => vec!["192.0.2.21", "192.0.2.12", "192.0.2.13"],
+                    (true, true) => vec!["2001:db8::21", "2001:db8::12"],
                 };
                 let mut fields: Vec<String> = [
                     vips[0],
@@ -198,7 +199,8 @@ const LOCAL_ADDRS: [&str; 3] = ["192.0.2.21/24", "198.51.100.21/24", "2001:db8::
 
 /// The host the node is resolved on: none (`render` for another machine,
 /// the interface taken as given), or one interface of that name with an
-/// address in each VIP's subnet, so the node has a unicast source.
+/// address in each VIP's subnet, one of them in the peer list, so the node
+/// has a unicast source.
 fn interfaces(config: &Config, local: bool) -> Vec<Interface> {
     match (&config.interface, local) {
         (Some(name), true) => vec![Interface {
@@ -211,14 +213,11 @@ fn interfaces(config: &Config, local: bool) -> Vec<Interface> {
     }
 }
 
-/// This node's address in the primary VIP's subnet, as `interfaces` made
-/// it; none when a spoiled but valid VIP lies outside them all.
+/// This node's own address in the peer list, as `interfaces` made it: the
+/// address the other masters know it by.
 fn expected_src(config: &Config) -> Option<IpAddr> {
-    LOCAL_ADDRS
-        .iter()
-        .map(|a| a.parse::<ipnet::IpNet>().unwrap())
-        .find(|net| net.contains(&config.primary_vip()))
-        .map(|net| net.addr())
+    let own = LOCAL_ADDRS.map(|a| a.parse::<ipnet::IpNet>().unwrap().addr());
+    config.peers.iter().copied().find(|p| own.contains(p))
 }
 
 /// Whatever passes validation renders exactly; whatever fails is a usage

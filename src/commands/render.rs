@@ -4,7 +4,7 @@ use super::{warn, Rendered};
 use crate::error::usage;
 use crate::host::Host;
 use crate::paths::{Root, SAVED_CONFIG};
-use crate::render::manifest;
+use crate::render::{keepalived, manifest};
 use crate::settings::{Settings, Sources};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -14,7 +14,7 @@ use std::io::Write;
 pub enum Kind {
     /// The static Pod for /etc/kubernetes/manifests
     Pod,
-    /// Namespace-less bundle (ConfigMap + DaemonSet) for a cluster that already exists
+    /// ConfigMap + DaemonSet in kube-system, for a cluster that already exists
     Daemonset,
 }
 
@@ -53,7 +53,8 @@ pub fn run(args: &RenderArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()
                      Fix: drop --peer (multicast), or use the static pod (`kubealived install`)."
                 ));
             }
-            write!(out, "{}", manifest::daemonset_bundle(&rendered.node, conf))?
+            let conf = keepalived::render_for_daemonset(&rendered.node);
+            write!(out, "{}", manifest::daemonset_bundle(&rendered.node, &conf))?
         }
     }
     Ok(())

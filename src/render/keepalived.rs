@@ -24,7 +24,31 @@ pub fn seconds(centis: u32) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// keepalived.conf for the static pod: its header says where the settings
+/// live on the node.
 pub fn render(node: &Node) -> String {
+    render_with(
+        node,
+        &formatdoc! {"
+            # Written by kubealived {}. Do not edit: change the settings with
+            # `kubealived install` (saved in {}).
+        ", env!("CARGO_PKG_VERSION"), on_node(SAVED_CONFIG)},
+    )
+}
+
+/// keepalived.conf for the DaemonSet bundle's ConfigMap, which no node's
+/// settings file describes: its header says how it was made.
+pub fn render_for_daemonset(node: &Node) -> String {
+    render_with(
+        node,
+        &formatdoc! {"
+            # Written by kubealived {}. Do not edit: change it by running
+            # `kubealived render --kind daemonset` again and applying its output.
+        ", env!("CARGO_PKG_VERSION")},
+    )
+}
+
+fn render_with(node: &Node, header: &str) -> String {
     let c = &node.config;
     let version = c.version.number();
     // Gratuitous ARP/NA pacing: when the holder vanishes, the backups (equal
@@ -45,9 +69,8 @@ pub fn render(node: &Node) -> String {
     // never takes the VIP before its own apiserver is ready, and a lone
     // master still takes it at the lower priority. The notify FIFO tells
     // the agent MASTER/BACKUP/FAULT.
-    let mut out = formatdoc! {"
-        # Written by kubealived {pkg_version}. Do not edit: change the settings with
-        # `kubealived install` (saved in {saved}).
+    let mut out = header.to_string();
+    out += &formatdoc! {"
 
         global_defs {{
             vrrp_version {version}
@@ -71,8 +94,6 @@ pub fn render(node: &Node) -> String {
             garp_master_delay 1
             garp_master_refresh 1
         ",
-        pkg_version = env!("CARGO_PKG_VERSION"),
-        saved = on_node(SAVED_CONFIG),
         interface = node.interface,
         router_id = c.router_id,
         priority = c.priority - HEALTH_WEIGHT,

@@ -244,8 +244,11 @@ pub fn daemonset_bundle(node: &Node, keepalived_conf: &str) -> String {
         status: None,
     };
     format!(
-        "{}{}---\n{}",
-        header(),
+        "# Written by kubealived {}. For a cluster that already exists: \
+         `kubectl apply -f` this file;\n\
+         # change it by rendering again (`kubealived render --kind daemonset ...`), \
+         remove it with `kubectl delete -f`.\n{}---\n{}",
+        env!("CARGO_PKG_VERSION"),
         to_yaml(&config_map),
         to_yaml(&daemon_set)
     )

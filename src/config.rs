@@ -5,7 +5,7 @@
 
 use crate::error::usage;
 use crate::paths::{DEFAULT_AGENT_LISTEN, DEFAULT_APISERVER_PORT, DEFAULT_IMAGE_REPO};
-use crate::settings::Settings;
+use crate::settings::{Origin, Origins, Settings};
 use anyhow::Result;
 use std::net::IpAddr;
 
@@ -63,28 +63,48 @@ impl Config {
         self.vips[0]
     }
 
+    /// Validate settings given as flags: messages name the flags.
     pub fn validate(s: &Settings) -> Result<Config> {
-        let vips = validate_vips(&s.vips)?;
+        Config::validate_from(s, &Origins::default())
+    }
+
+    /// Validate settings; messages name each value where it came from
+    /// (`--priority 0`, `` `priority: 0` in FILE``), and their fixes say
+    /// how to take a value away there (`o.unset`).
+    pub fn validate_from(s: &Settings, o: &Origins) -> Result<Config> {
+        let vips = validate_vips(&s.vips, o)?;
         let version = match s.vrrp_version {
             None | Some(3) => VrrpVersion::V3,
             Some(2) => VrrpVersion::V2,
-            Some(v) => return Err(usage!("--vrrp-version {v} is not a VRRP version kubealived supports.\nFix: use 3 (default) or 2.")),
+            Some(v) => {
+                return Err(usage!(
+                    "{} is not a VRRP version kubealived supports.\nFix: use 3 (default) or 2.",
+                    o.subject("vrrpVersion", v)
+                ))
+            }
         };
         if version == VrrpVersion::V2 && vips[0].is_ipv6() {
             return Err(usage!(
-                "VRRPv2 carries IPv4 only, but the VIP {} is IPv6.\nFix: drop --vrrp-version 2 (VRRPv3 is the default).",
-                vips[0]
+                "VRRPv2 ({}) carries IPv4 only, but the VIP {} is IPv6.\nFix: {} (VRRPv3 is the default).",
+                o.subject("vrrpVersion", 2),
+                vips[0],
+                o.unset("vrrpVersion")
             ));
         }
-        let interface = s.interface.as_deref().map(validate_interface).transpose()?;
-        let peers = validate_peers(&s.peers, &vips)?;
+        let interface = s
+            .interface
+            .as_deref()
+            .map(|name| interface_from(name, o))
+            .transpose()?;
+        let peers = validate_peers(&s.peers, &vips, o)?;
         let priority = match s.priority {
             None => DEFAULT_PRIORITY,
             Some(p) if (i64::from(HEALTH_WEIGHT) + 1..=254).contains(&p) => p as u8,
             Some(p) => {
                 return Err(usage!(
-                    "--priority {p} is out of range.\nFix: use {}-254 (the health check subtracts {HEALTH_WEIGHT}, \
+                    "{} is out of range.\nFix: use {}-254 (the health check subtracts {HEALTH_WEIGHT}, \
                      and 255 is reserved by VRRP for an address owner); the same value on every master.",
+                    o.subject("priority", p),
                     HEALTH_WEIGHT + 1
                 ))
             }
@@ -92,32 +112,33 @@ impl Config {
         let router_id = match s.router_id {
             None => default_router_id(vips[0]),
             Some(id) if (1..=255).contains(&id) => id as u8,
-            Some(id) => return Err(usage!("--router-id {id} is out of range.\nFix: use a VRRP router id 1-255, the same on every master of this cluster and unique on the LAN.")),
+            Some(id) => return Err(usage!("{} is out of range.\nFix: use a VRRP router id 1-255, the same on every master of this cluster and unique on the LAN.", o.subject("routerId", id))),
         };
-        let advert_centis = validate_advert(s.advert_interval, version)?;
+        let advert_centis = validate_advert(s.advert_interval, version, o)?;
         let apiserver_port = match s.apiserver_port {
             None => DEFAULT_APISERVER_PORT,
             Some(p) if (1..=65535).contains(&p) => p as u16,
-            Some(p) => return Err(usage!("--apiserver-port {p} is out of range.\nFix: use a TCP port 1-65535 (kube-apiserver listens on 6443 by default).")),
+            Some(p) => return Err(usage!("{} is out of range.\nFix: use a TCP port 1-65535 (kube-apiserver listens on 6443 by default).", o.subject("apiserverPort", p))),
         };
         let image = match &s.image {
             None => default_image(),
-            Some(image) => validate_image(image)?,
+            Some(image) => validate_image(image, o)?,
         };
         let agent_listen = match &s.agent_listen {
             None => DEFAULT_AGENT_LISTEN.parse().expect("a valid default"),
             Some(text) => match text.parse::<std::net::SocketAddr>() {
                 Ok(addr) if addr.port() != 0 => addr,
                 _ => return Err(usage!(
-                    "--agent-listen {text:?} is not an IP:PORT the agent can listen on.\nFix: e.g. --agent-listen 127.0.0.1:10290 (the default), \
-                     or 0.0.0.0:10290 to let Prometheus scrape /metrics ([::]:10290 for IPv6)."
+                    "{} is not an IP:PORT the agent can listen on.\nFix: e.g. 127.0.0.1:10290 (the default), \
+                     or 0.0.0.0:10290 to let Prometheus scrape /metrics ([::]:10290 for IPv6).",
+                    o.subject("agentListen", format!("{text:?}"))
                 )),
             },
         };
         let password = s
             .password
             .as_deref()
-            .map(|p| validate_password(p, version))
+            .map(|p| validate_password(p, version, o))
             .transpose()?;
         Ok(Config {
             vips,
@@ -153,16 +174,17 @@ pub fn default_router_id(vip: IpAddr) -> u8 {
     }
 }
 
-fn parse_ip(value: &str, flag: &str) -> Result<IpAddr> {
+fn parse_ip(value: &str, key: &str, o: &Origins) -> Result<IpAddr> {
     value.parse().map_err(|_| {
         usage!(
-            "{flag} {value:?} is not an IP address.\nFix: give a plain IPv4 or IPv6 address \
-             without prefix or port, e.g. 192.0.2.10 or 2001:db8::10."
+            "{} is not an IP address.\nFix: give a plain IPv4 or IPv6 address \
+             without prefix or port, e.g. 192.0.2.10 or 2001:db8::10.",
+            o.subject(key, format!("{value:?}"))
         )
     })
 }
 
-fn check_unicast(ip: IpAddr, flag: &str) -> Result<()> {
+fn check_unicast(ip: IpAddr, key: &str, o: &Origins) -> Result<()> {
     let bad = match ip {
         IpAddr::V4(a) => {
             if a.is_unspecified() || a.is_broadcast() {
@@ -195,52 +217,70 @@ fn check_unicast(ip: IpAddr, flag: &str) -> Result<()> {
     };
     match bad {
         Some(kind) => Err(usage!(
-            "{flag} {ip} is a {kind} address.\nFix: use a routable unicast address on the masters' network."
+            "{} is a {kind} address.\nFix: use a routable unicast address on the masters' network.",
+            o.subject(key, ip)
         )),
         None => Ok(()),
     }
 }
 
-fn validate_vips(raw: &[String]) -> Result<Vec<IpAddr>> {
+fn validate_vips(raw: &[String], o: &Origins) -> Result<Vec<IpAddr>> {
     if raw.is_empty() {
-        return Err(usage!(
-            "no VIP given and no saved settings found.\nFix: pass --vip IP (the address for controlPlaneEndpoint), \
-             or --kubeadm-config FILE, or --config FILE."
-        ));
+        return Err(match &o.base {
+            Some(Origin::ConfigFile(path)) => usage!(
+                "{} sets no VIP (no `vips` key), and no --vip was given.\nFix: add `vips: [IP]` to {0} \
+                 (the address for controlPlaneEndpoint), or pass --vip IP.",
+                path.display()
+            ),
+            Some(Origin::Saved(path)) => usage!(
+                "the saved settings {} have no VIP (no `vips` key), and no --vip was given.\n\
+                 Fix: pass --vip IP (the address for controlPlaneEndpoint).",
+                path.display()
+            ),
+            _ => usage!(
+                "no VIP given and no saved settings found.\nFix: pass --vip IP (the address for controlPlaneEndpoint), \
+                 or --kubeadm-config FILE, or --config FILE."
+            ),
+        });
     }
     let mut vips = Vec::new();
     for v in raw {
-        let ip = parse_ip(v, "--vip")?;
-        check_unicast(ip, "--vip")?;
+        let ip = parse_ip(v, "vips", o)?;
+        check_unicast(ip, "vips", o)?;
         vips.push(ip);
     }
     match vips.as_slice() {
         [_] => {}
-        [a, b] if a == b => return Err(usage!("--vip {a} is given twice.\nFix: give each VIP once.")),
+        [a, b] if a == b => return Err(usage!("{} is given twice.\nFix: give each VIP once.", o.subject("vips", a))),
         [a, b] if a.is_ipv4() == b.is_ipv4() => {
             return Err(usage!(
-                "--vip {a} and --vip {b} are of the same family.\nFix: give one VIP, or one IPv4 and one IPv6 VIP for dual-stack."
+                "{} and {b} are of the same family.\nFix: give one VIP, or one IPv4 and one IPv6 VIP for dual-stack.",
+                o.subject("vips", a)
             ))
         }
         [_, _] => {}
-        _ => return Err(usage!("{} VIPs given.\nFix: give one VIP, or one IPv4 and one IPv6 VIP for dual-stack.", vips.len())),
+        _ => return Err(usage!("{} VIPs given ({}).\nFix: give one VIP, or one IPv4 and one IPv6 VIP for dual-stack.", vips.len(), o.name("vips"))),
     }
     vips.sort_by_key(|ip| ip.is_ipv6());
     Ok(vips)
 }
 
-fn validate_peers(raw: &[String], vips: &[IpAddr]) -> Result<Vec<IpAddr>> {
+fn validate_peers(raw: &[String], vips: &[IpAddr], o: &Origins) -> Result<Vec<IpAddr>> {
     let mut peers: Vec<IpAddr> = Vec::new();
     for p in raw {
-        let ip = parse_ip(p, "--peer")?;
-        check_unicast(ip, "--peer")?;
+        let ip = parse_ip(p, "peers", o)?;
+        check_unicast(ip, "peers", o)?;
         if vips.contains(&ip) {
-            return Err(usage!("--peer {ip} is the VIP.\nFix: list the masters' own addresses as peers, not the VIP."));
+            return Err(usage!(
+                "{} is the VIP.\nFix: list the masters' own addresses as peers, not the VIP.",
+                o.subject("peers", ip)
+            ));
         }
         if ip.is_ipv4() != vips[0].is_ipv4() {
             return Err(usage!(
-                "--peer {ip} is not of the same family as the VIP {} that VRRP advertises for.\n\
+                "{} is not of the same family as the VIP {} that VRRP advertises for.\n\
                  Fix: list the masters' {} addresses as peers.",
+                o.subject("peers", ip),
                 vips[0],
                 if vips[0].is_ipv4() { "IPv4" } else { "IPv6" }
             ));
@@ -257,6 +297,10 @@ fn validate_peers(raw: &[String], vips: &[IpAddr]) -> Result<Vec<IpAddr>> {
 /// keep to the characters real interface names use, so nothing else can
 /// reach keepalived.conf.
 pub fn validate_interface(name: &str) -> Result<String> {
+    interface_from(name, &Origins::default())
+}
+
+fn interface_from(name: &str, o: &Origins) -> Result<String> {
     let ok_chars = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
@@ -268,14 +312,15 @@ pub fn validate_interface(name: &str) -> Result<String> {
         || name.starts_with('-')
     {
         return Err(usage!(
-            "--interface {name:?} is not a valid interface name.\nFix: use the name `ip link` shows: \
-             1-15 characters from letters, digits, '_', '.', '-' (e.g. eth0, bond0.100, ens3f0np0)."
+            "{} is not a valid interface name.\nFix: use the name `ip link` shows: \
+             1-15 characters from letters, digits, '_', '.', '-' (e.g. eth0, bond0.100, ens3f0np0).",
+            o.subject("interface", format!("{name:?}"))
         ));
     }
     Ok(name.to_string())
 }
 
-fn validate_advert(value: Option<f64>, version: VrrpVersion) -> Result<u32> {
+fn validate_advert(value: Option<f64>, version: VrrpVersion, o: &Origins) -> Result<u32> {
     let Some(secs) = value else {
         return Ok(match version {
             VrrpVersion::V3 => DEFAULT_ADVERT_CENTIS_V3,
@@ -287,39 +332,55 @@ fn validate_advert(value: Option<f64>, version: VrrpVersion) -> Result<u32> {
     match version {
         VrrpVersion::V3 if exact && (1.0..=4095.0).contains(&centis) => Ok(centis as u32),
         VrrpVersion::V3 => Err(usage!(
-            "--advert-interval {secs} is not valid for VRRPv3.\nFix: use 0.01-40.95 seconds in steps of 0.01 (default 0.3)."
+            "{} is not valid for VRRPv3.\nFix: use 0.01-40.95 seconds in steps of 0.01 (default 0.3).",
+            o.subject("advertInterval", secs)
         )),
         VrrpVersion::V2 if exact && centis % 100.0 == 0.0 && (100.0..=25500.0).contains(&centis) => Ok(centis as u32),
         VrrpVersion::V2 => Err(usage!(
-            "--advert-interval {secs} is not valid for VRRPv2, which advertises in whole seconds.\n\
-             Fix: use 1-255, or VRRPv3 (the default) for sub-second intervals."
+            "{} is not valid for VRRPv2, which advertises in whole seconds.\n\
+             Fix: use 1-255, or VRRPv3 (the default) for sub-second intervals.",
+            o.subject("advertInterval", secs)
         )),
     }
 }
 
-fn validate_image(image: &str) -> Result<String> {
+fn validate_image(image: &str, o: &Origins) -> Result<String> {
     let printable = image.bytes().all(|b| b.is_ascii_graphic());
     if !printable || image.parse::<oci_spec::distribution::Reference>().is_err() {
         return Err(usage!(
-            "--image {image:?} is not a valid image reference.\nFix: use REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], \
+            "{} is not a valid image reference.\nFix: use REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], \
              e.g. registry.example/kubealived:{}.",
+            o.subject("image", format!("{image:?}")),
             env!("CARGO_PKG_VERSION")
         ));
     }
     Ok(image.to_string())
 }
 
-fn validate_password(password: &str, version: VrrpVersion) -> Result<String> {
+fn validate_password(password: &str, version: VrrpVersion, o: &Origins) -> Result<String> {
     if version == VrrpVersion::V3 {
         return Err(usage!(
-            "a password was given, but VRRPv3 has no authentication (keepalived ignores it).\n\
-             Fix: drop --password (isolate clusters with --router-id and --peer), or use --vrrp-version 2 \
-             for the legacy PASS profile."
+            "a password is set ({}), but VRRPv3 has no authentication (keepalived ignores it).\n\
+             Fix: {} (isolate clusters with --router-id and --peer), or use --vrrp-version 2 \
+             for the legacy PASS profile.",
+            o.name("password"),
+            o.unset("password")
+        ));
+    }
+    if password.is_empty() {
+        return Err(usage!(
+            "the password ({}) is empty; VRRP PASS authentication takes 1-{MAX_PASSWORD_LEN} characters.\n\
+             Fix: give a password of 1-{MAX_PASSWORD_LEN} characters, or, for none, {}.",
+            o.name("password"),
+            match o.of("password") {
+                Origin::Flag => "drop --password (and --unset password to remove a saved one)".to_string(),
+                _ => o.unset("password"),
+            }
         ));
     }
     // Never echo the password itself: error messages end up in logs.
     let allowed = |c: char| c.is_ascii_graphic() && !"\"'{}#!\\".contains(c);
-    if password.is_empty() || password.chars().count() > MAX_PASSWORD_LEN {
+    if password.chars().count() > MAX_PASSWORD_LEN {
         return Err(usage!(
             "the password has {} characters; VRRP PASS authentication takes 1-{MAX_PASSWORD_LEN} \
              (keepalived silently truncates longer ones).\nFix: use a password of 1-{MAX_PASSWORD_LEN} characters.",
@@ -377,28 +438,37 @@ mod tests {
 
     #[test]
     fn advert_interval_rules() {
-        assert_eq!(validate_advert(Some(0.1), VrrpVersion::V3).unwrap(), 10);
-        assert_eq!(validate_advert(Some(40.95), VrrpVersion::V3).unwrap(), 4095);
-        assert_eq!(validate_advert(Some(2.0), VrrpVersion::V2).unwrap(), 200);
+        assert_eq!(
+            validate_advert(Some(0.1), VrrpVersion::V3, &Origins::default()).unwrap(),
+            10
+        );
+        assert_eq!(
+            validate_advert(Some(40.95), VrrpVersion::V3, &Origins::default()).unwrap(),
+            4095
+        );
+        assert_eq!(
+            validate_advert(Some(2.0), VrrpVersion::V2, &Origins::default()).unwrap(),
+            200
+        );
         for bad in [0.0, 0.005, 41.0, f64::NAN, -1.0] {
             assert!(
-                validate_advert(Some(bad), VrrpVersion::V3).is_err(),
+                validate_advert(Some(bad), VrrpVersion::V3, &Origins::default()).is_err(),
                 "{bad}"
             );
         }
-        assert!(validate_advert(Some(0.5), VrrpVersion::V2).is_err());
+        assert!(validate_advert(Some(0.5), VrrpVersion::V2, &Origins::default()).is_err());
     }
 
     #[test]
     fn password_rules() {
-        assert!(validate_password("s3cr3t!x", VrrpVersion::V2).is_err()); // '!'
+        assert!(validate_password("s3cr3t!x", VrrpVersion::V2, &Origins::default()).is_err()); // '!'
         assert_eq!(
-            validate_password("s3cr3t-x", VrrpVersion::V2).unwrap(),
+            validate_password("s3cr3t-x", VrrpVersion::V2, &Origins::default()).unwrap(),
             "s3cr3t-x"
         );
-        assert!(validate_password("s3cr3t-x", VrrpVersion::V3).is_err());
-        assert!(validate_password("123456789", VrrpVersion::V2).is_err());
-        let msg = validate_password("a b", VrrpVersion::V2)
+        assert!(validate_password("s3cr3t-x", VrrpVersion::V3, &Origins::default()).is_err());
+        assert!(validate_password("123456789", VrrpVersion::V2, &Origins::default()).is_err());
+        let msg = validate_password("a b", VrrpVersion::V2, &Origins::default())
             .unwrap_err()
             .to_string();
         assert!(!msg.contains("a b"), "the password leaked into: {msg}");

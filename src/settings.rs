@@ -3,15 +3,20 @@
 //! (serde). Loose types; `config::Config::validate` judges them, so a flag
 //! and the same key in a file get the same checks and messages.
 //!
-//! The flags that read a file ([`Sources`]: `--config`, `--kubeadm-config`,
-//! `--password-file`) are not settings and never reach config.yaml.
+//! The flags that are not settings ([`Sources`]: `--config`,
+//! `--kubeadm-config`, `--password-file`, `--unset`) never reach
+//! config.yaml. [`Origins`] remembers where each value came from, so a
+//! message names the flag or the file's key that set it.
 
 use crate::error::usage;
 use crate::paths::read_optional;
 use anyhow::Result;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use serde_yaml_ng::Value;
+use serde_yaml_ng::{Mapping, Value};
+use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +71,8 @@ pub struct Settings {
     pub password: Option<String>,
 }
 
-/// The flags that read settings from files; flattened beside [`Settings`].
+/// The flags that are not settings: they read settings from files, or
+/// unset saved ones; flattened beside [`Settings`].
 #[derive(Args, Debug, Default, Clone)]
 pub struct Sources {
     /// Read the VRRPv2 password from a file (first line)
@@ -78,6 +84,12 @@ pub struct Sources {
     /// Take the VIP and port from controlPlaneEndpoint of a kubeadm config file
     #[arg(long, value_name = "FILE")]
     pub kubeadm_config: Option<PathBuf>,
+    /// Remove a setting from the saved settings (or from --config FILE), so its
+    /// default applies: a config.yaml key or its flag's name, e.g. password,
+    /// peers, interface (repeatable, or comma-separated). A flag given as well
+    /// still sets it
+    #[arg(long, value_name = "KEY", value_delimiter = ',', value_parser = unset_parser())]
+    pub unset: Vec<String>,
 }
 
 impl Settings {
@@ -86,27 +98,92 @@ impl Settings {
         serde_aux::serde_introspection::serde_introspect::<Settings>()
     }
 
+    /// A value of every key, as config.yaml would hold it: the examples
+    /// that messages about a file's types show.
+    pub fn example() -> Settings {
+        Settings {
+            vips: vec!["192.0.2.10".into()],
+            interface: Some("eth0".into()),
+            peers: vec!["192.0.2.11".into(), "192.0.2.12".into()],
+            priority: Some(250),
+            router_id: Some(10),
+            advert_interval: Some(0.3),
+            vrrp_version: Some(2),
+            apiserver_port: Some(6443),
+            image: Some("registry.example/kubealived:1.0".into()),
+            agent_listen: Some("127.0.0.1:10290".into()),
+            password: Some("s3cr3t".into()),
+        }
+    }
+
     /// `over`'s values win where it has them. Each side is taken as the
     /// YAML mapping it serializes to, which leaves out unset values, so
     /// the overlay follows the one definition above.
     pub fn overlay(self, over: Settings) -> Settings {
-        let (Value::Mapping(mut merged), Value::Mapping(over)) = (to_value(&self), to_value(&over))
-        else {
-            unreachable!("a struct serializes to a mapping")
-        };
-        merged.extend(over);
-        serde_yaml_ng::from_value(Value::Mapping(merged)).expect("merged settings deserialize")
+        let mut merged = to_mapping(&self);
+        merged.extend(to_mapping(&over));
+        from_mapping(merged)
     }
 
+    /// These settings without `keys` (config.yaml keys).
+    pub fn without(self, keys: &[String]) -> Settings {
+        let mut map = to_mapping(&self);
+        for key in keys {
+            map.remove(key.as_str());
+        }
+        from_mapping(map)
+    }
+
+    /// The keys these settings set.
+    pub fn set_keys(&self) -> Vec<String> {
+        to_mapping(self)
+            .keys()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Settings from a YAML file. An empty file sets nothing. Each
+    /// mistake gets its own fix: the syntax, an unknown key, or a key's
+    /// value of the wrong type (with an example of the right one).
     pub fn from_yaml(text: &str, origin: &Path) -> Result<Settings> {
-        serde_yaml_ng::from_str(text).map_err(|e| {
+        let file = origin.display();
+        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
             usage!(
-                "{} is not a valid kubealived config: {e}.\n\
-                 Fix: use only the keys {} (see `kubealived install --help`).",
-                origin.display(),
-                Settings::keys().join(", ")
+                "{file} is not valid YAML: {e}.\nFix: correct the YAML there, one `key: value` per line \
+                 (e.g. `vips: [192.0.2.10]`)."
             )
-        })
+        })?;
+        let map = match value {
+            Value::Null => return Ok(Settings::default()),
+            Value::Mapping(map) => map,
+            _ => {
+                return Err(usage!(
+                    "{file} is not a mapping of kubealived settings.\nFix: write one `key: value` per line, \
+                     e.g. `vips: [192.0.2.10]`, with the keys {}.",
+                    Settings::keys().join(", ")
+                ))
+            }
+        };
+        for (key, value) in &map {
+            let Some(name) = key.as_str().filter(|k| Settings::keys().contains(k)) else {
+                let shown = serde_yaml_ng::to_string(key).unwrap_or_default();
+                return Err(usage!(
+                    "{file} is not a valid kubealived config: unknown key {}.\n\
+                     Fix: use only the keys {} (see `kubealived install --help`).",
+                    shown.trim(),
+                    Settings::keys().join(", ")
+                ));
+            };
+            let alone = Mapping::from_iter([(key.clone(), value.clone())]);
+            if let Err(e) = serde_yaml_ng::from_value::<Settings>(Value::Mapping(alone)) {
+                return Err(usage!(
+                    "{file}: the value of `{name}` has the wrong type ({e}).\nFix: write it like `{}`.",
+                    example_line(name)
+                ));
+            }
+        }
+        serde_yaml_ng::from_value(Value::Mapping(map))
+            .map_err(|e| usage!("{file} is not a valid kubealived config: {e}.\nFix: write each key like the example in `kubealived install --help`."))
     }
 
     pub fn to_yaml(&self) -> String {
@@ -118,8 +195,182 @@ impl Settings {
     }
 }
 
-fn to_value(settings: &Settings) -> Value {
-    serde_yaml_ng::to_value(settings).expect("settings always serialize")
+fn to_mapping(settings: &Settings) -> Mapping {
+    match serde_yaml_ng::to_value(settings).expect("settings always serialize") {
+        Value::Mapping(map) => map,
+        _ => unreachable!("a struct serializes to a mapping"),
+    }
+}
+
+fn from_mapping(map: Mapping) -> Settings {
+    serde_yaml_ng::from_value(Value::Mapping(map)).expect("settings from settings deserialize")
+}
+
+/// `key: value` of [`Settings::example`], lists in flow style.
+fn example_line(key: &str) -> String {
+    let map = to_mapping(&Settings::example());
+    let value = &map[key];
+    let scalar = |v: &Value| {
+        serde_yaml_ng::to_string(v)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let shown = match value {
+        Value::Sequence(items) => {
+            let items: Vec<String> = items.iter().map(scalar).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => scalar(other),
+    };
+    format!("{key}: {shown}")
+}
+
+/// The long flag of the config.yaml key `key`: `vips` → `--vip`.
+pub fn flag(key: &str) -> String {
+    let (_, long) = long_flags()
+        .iter()
+        .find(|(k, _)| *k == key)
+        .unwrap_or_else(|| panic!("{key} is not a setting"));
+    format!("--{long}")
+}
+
+/// Each config.yaml key with its long flag (without dashes), as clap
+/// and serde name them: (`vips`, `vip`), (`routerId`, `router-id`).
+fn long_flags() -> &'static [(&'static str, &'static str)] {
+    static TABLE: std::sync::OnceLock<Vec<(&'static str, &'static str)>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let command = Settings::augment_args(clap::Command::new("kubealived"));
+        Settings::keys()
+            .iter()
+            .map(|key| {
+                let id: String = key
+                    .chars()
+                    .flat_map(|c| {
+                        let underscore = c.is_ascii_uppercase().then_some('_');
+                        underscore.into_iter().chain([c.to_ascii_lowercase()])
+                    })
+                    .collect();
+                let long = command
+                    .get_arguments()
+                    .find(|a| a.get_id() == id.as_str())
+                    .and_then(|a| a.get_long())
+                    .unwrap_or_else(|| panic!("{key} has no flag"));
+                // Once per process: the table lives as long as the program.
+                (*key, &*Box::leak(long.to_string().into_boxed_str()))
+            })
+            .collect()
+    })
+}
+
+/// `--unset KEY`: a config.yaml key, or its flag's name as an alias;
+/// yields the key.
+fn unset_parser() -> impl TypedValueParser<Value = String> {
+    let values = long_flags().iter().map(|&(key, long)| {
+        let value = PossibleValue::new(key);
+        if long == key {
+            value
+        } else {
+            value.alias(long)
+        }
+    });
+    PossibleValuesParser::new(values).map(|given: String| {
+        long_flags()
+            .iter()
+            .find(|(key, long)| *key == given || *long == given)
+            .map_or(given.clone(), |(key, _)| key.to_string())
+    })
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Its flag; also what settings built in code are taken for.
+    Flag,
+    /// A key of `--config FILE`.
+    ConfigFile(PathBuf),
+    /// A key of the saved config.yaml.
+    Saved(PathBuf),
+    /// `--password-file FILE`.
+    PasswordFile(PathBuf),
+    /// controlPlaneEndpoint of `--kubeadm-config FILE`.
+    Kubeadm(PathBuf),
+}
+
+/// Where each setting came from, as far as messages need it: a key not
+/// noted here came from its flag.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origins {
+    /// The file the run started from (`--config`, or the saved settings).
+    pub base: Option<Origin>,
+    by_key: BTreeMap<String, Origin>,
+}
+
+impl Origins {
+    pub fn of(&self, key: &str) -> &Origin {
+        self.by_key.get(key).unwrap_or(&Origin::Flag)
+    }
+
+    pub fn note(&mut self, key: &str, origin: Origin) {
+        self.by_key.insert(key.to_string(), origin);
+    }
+
+    /// The setting with a value, as a message's subject: `--priority 0`,
+    /// `` `priority: 0` in FILE``.
+    pub fn subject(&self, key: &str, value: impl Display) -> String {
+        match self.of(key) {
+            Origin::Flag => format!("{} {value}", flag(key)),
+            Origin::ConfigFile(path) | Origin::Saved(path) => {
+                format!("`{key}: {value}` in {}", path.display())
+            }
+            Origin::PasswordFile(path) => format!("the password in {}", path.display()),
+            Origin::Kubeadm(path) => {
+                format!("{value} (controlPlaneEndpoint in {})", path.display())
+            }
+        }
+    }
+
+    /// The setting without a value: `--vip`, `` `vips` in FILE``.
+    pub fn name(&self, key: &str) -> String {
+        match self.of(key) {
+            Origin::Flag => flag(key),
+            Origin::ConfigFile(path) | Origin::Saved(path) => {
+                format!("`{key}` in {}", path.display())
+            }
+            Origin::PasswordFile(path) => format!("--password-file {}", path.display()),
+            Origin::Kubeadm(path) => format!("controlPlaneEndpoint in {}", path.display()),
+        }
+    }
+
+    /// A fix that takes the value away, so the default applies: `drop
+    /// --password`, `` remove `password` from FILE``, `add --unset password`.
+    pub fn unset(&self, key: &str) -> String {
+        match self.of(key) {
+            Origin::Flag => format!("drop {}", flag(key)),
+            Origin::ConfigFile(path) => format!("remove `{key}` from {}", path.display()),
+            Origin::Saved(path) => format!("add --unset {key} (it is saved in {})", path.display()),
+            Origin::PasswordFile(_) => "drop --password-file".to_string(),
+            Origin::Kubeadm(_) => "drop --kubeadm-config".to_string(),
+        }
+    }
+}
+
+/// The settings for this run, and where they came from.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub origins: Origins,
+}
+
+impl Loaded {
+    /// Settings built in code: every value counts as a flag.
+    pub fn from_flags(settings: Settings) -> Loaded {
+        Loaded {
+            settings,
+            ..Default::default()
+        }
+    }
 }
 
 fn read_input_file(path: &Path, what: &str) -> Result<String> {
@@ -146,54 +397,94 @@ pub fn read_saved(path: &Path) -> Result<Option<Settings>> {
 
 /// Gather the settings for this run. With `--config`, that file is the base;
 /// otherwise, when no VIP is given, the saved settings are (so `install`
-/// alone re-applies them); flags override the base.
-pub fn load(flags: &Settings, sources: &Sources, saved: Option<&Path>) -> Result<Settings> {
-    let base = if let Some(path) = &sources.config {
-        Settings::from_yaml(&read_input_file(path, "config file")?, path)?
+/// alone re-applies them); `--unset` takes keys out of the base; flags
+/// override it.
+pub fn load(flags: &Settings, sources: &Sources, saved: Option<&Path>) -> Result<Loaded> {
+    let (base, base_origin) = if let Some(path) = &sources.config {
+        let text = read_input_file(path, "config file")?;
+        (
+            Settings::from_yaml(&text, path)?,
+            Some(Origin::ConfigFile(path.clone())),
+        )
     } else if flags.vips.is_empty() && sources.kubeadm_config.is_none() {
-        match saved {
-            Some(path) => read_saved(path)?.unwrap_or_default(),
-            None => Settings::default(),
+        match saved.map(|path| (path, read_saved(path))) {
+            Some((path, found)) => match found? {
+                Some(settings) => (settings, Some(Origin::Saved(path.to_path_buf()))),
+                None => (Settings::default(), None),
+            },
+            None => (Settings::default(), None),
         }
     } else {
-        Settings::default()
+        (Settings::default(), None)
     };
+    let base = base.without(&sources.unset);
+    let mut origins = Origins {
+        base: base_origin.clone(),
+        ..Default::default()
+    };
+    if let Some(origin) = &base_origin {
+        for key in base.set_keys() {
+            origins.note(&key, origin.clone());
+        }
+    }
     let mut flags = flags.clone();
+    for key in flags.set_keys() {
+        origins.note(&key, Origin::Flag);
+    }
     if let Some(path) = &sources.password_file {
         flags.password = Some(read_password_file(path)?);
+        origins.note("password", Origin::PasswordFile(path.clone()));
     }
-    let mut settings = base.overlay(flags);
+    let mut loaded = Loaded {
+        settings: base.overlay(flags),
+        origins,
+    };
     if let Some(path) = &sources.kubeadm_config {
         let text = read_input_file(path, "kubeadm config")?;
         let (host, port) = crate::kubeadm::control_plane_endpoint(&text, path)?;
-        if settings.vips.is_empty() {
-            settings.vips = vec![host.to_string()];
-        } else if !settings
-            .vips
-            .iter()
-            .any(|v| v.parse::<IpAddr>().ok() == Some(host))
-        {
-            return Err(usage!(
-                "--vip {} conflicts with controlPlaneEndpoint {host} in {}.\n\
-                 Fix: drop --vip (the kubeadm config already names the VIP), or make them agree.",
-                settings.vips.join(", "),
-                path.display()
-            ));
-        }
-        if let Some(port) = port {
-            match settings.apiserver_port {
-                Some(p) if p != i64::from(port) => {
-                    return Err(usage!(
-                        "--apiserver-port {p} conflicts with port {port} of controlPlaneEndpoint in {}.\n\
-                         Fix: drop --apiserver-port, or make them agree.",
-                        path.display()
-                    ))
-                }
-                _ => settings.apiserver_port = Some(i64::from(port)),
+        take_endpoint(&mut loaded, path, host, port)?;
+    }
+    Ok(loaded)
+}
+
+/// The VIP and the port of controlPlaneEndpoint, where nothing else sets
+/// them, or checked against what does.
+fn take_endpoint(loaded: &mut Loaded, path: &Path, host: IpAddr, port: Option<u16>) -> Result<()> {
+    let Loaded { settings, origins } = loaded;
+    let file = path.display();
+    let origin = Origin::Kubeadm(path.to_path_buf());
+    if settings.vips.is_empty() {
+        settings.vips = vec![host.to_string()];
+        origins.note("vips", origin.clone());
+    } else if !settings
+        .vips
+        .iter()
+        .any(|v| v.parse::<IpAddr>().ok() == Some(host))
+    {
+        return Err(usage!(
+            "{} conflicts with controlPlaneEndpoint {host} in {file}.\n\
+             Fix: {} (the kubeadm config already names the VIP), or make them agree.",
+            origins.subject("vips", settings.vips.join(", ")),
+            origins.unset("vips")
+        ));
+    }
+    if let Some(port) = port {
+        match settings.apiserver_port {
+            Some(p) if p != i64::from(port) => {
+                return Err(usage!(
+                    "{} conflicts with port {port} of controlPlaneEndpoint in {file}.\n\
+                     Fix: {}, or make them agree.",
+                    origins.subject("apiserverPort", p),
+                    origins.unset("apiserverPort")
+                ))
+            }
+            _ => {
+                settings.apiserver_port = Some(i64::from(port));
+                origins.note("apiserverPort", origin);
             }
         }
     }
-    Ok(settings)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -261,7 +552,7 @@ mod tests {
         for key in Settings::keys() {
             assert!(yaml.contains(&format!("\n{key}:")), "{key} not in {yaml}");
         }
-        for flag in ["password-file", "config", "kubeadm-config"] {
+        for flag in ["password-file", "config", "kubeadm-config", "unset"] {
             assert!(flags.iter().any(|f| f == flag), "--{flag} missing");
             let key = flag.replace('-', "");
             assert!(
@@ -269,7 +560,9 @@ mod tests {
                 "{flag} is a config.yaml key"
             );
         }
-        assert_eq!(flags.len(), 14, "{flags:?}");
+        assert_eq!(flags.len(), 15, "{flags:?}");
+        // The example shows every key, for the messages about a file's types.
+        assert_eq!(Settings::example().set_keys(), Settings::keys());
     }
 
     #[test]

@@ -15,9 +15,10 @@ type Case = (
     &'static [&'static str],
 );
 
-/// (what, install arguments, exit code, text the message must contain).
-/// `{f}` stands for the fixtures directory. Cases with no --vip start from
-/// the saved settings (192.0.2.10), so they test one value alone.
+/// (what, install arguments, exit code, text the message must contain;
+/// `!text`: must not contain). `{f}` stands for the fixtures directory.
+/// Cases with no --vip start from the saved settings (192.0.2.10), so they
+/// test one value alone.
 const CASES: &[Case] = &[
     // --vip
     (
@@ -464,6 +465,22 @@ const CASES: &[Case] = &[
         &["non-ASCII"],
     ),
     (
+        "password: empty, the fix says how to have none",
+        &["--vrrp-version", "2", "--password", ""],
+        2,
+        &["--unset password"],
+    ),
+    (
+        "password-file: with VRRPv3, named as the file",
+        &["--password-file", "{f}/password"],
+        2,
+        &[
+            "--password-file {f}/password",
+            "Fix: drop --password-file",
+            "!--password ",
+        ],
+    ),
+    (
         "password-file: missing",
         &["--vrrp-version", "2", "--password-file", "{f}/nope"],
         2,
@@ -523,12 +540,82 @@ const CASES: &[Case] = &[
         2,
         &["192.0.2.999"],
     ),
+    (
+        "config: a bad value is named by the file's key",
+        &["--config", "{f}/bad-vip.yaml"],
+        2,
+        &["`vips: \"192.0.2.999\"` in {f}/bad-vip.yaml", "!--vip"],
+    ),
+    (
+        "config: a password with VRRPv3 is the file's key to remove",
+        &["--config", "{f}/password-v3.yaml"],
+        2,
+        &[
+            "`password` in {f}/password-v3.yaml",
+            "Fix: remove `password` from {f}/password-v3.yaml",
+            "!--password",
+        ],
+    ),
+    (
+        "config: empty",
+        &["--config", "{f}/empty.yaml"],
+        2,
+        &[
+            "{f}/empty.yaml sets no VIP",
+            "add `vips: [IP]` to",
+            "!--config FILE",
+        ],
+    ),
+    (
+        "config: a wrong type's fix shows the type",
+        &["--config", "{f}/wrong-type.yaml"],
+        2,
+        &[
+            "`priority` has the wrong type",
+            "`priority: 250`",
+            "!use only the keys",
+        ],
+    ),
+    (
+        "config: a list, not a mapping",
+        &["--config", "{f}/list.yaml"],
+        2,
+        &["{f}/list.yaml is not a mapping", "`key: value`"],
+    ),
+    // --unset
+    (
+        "unset: an unknown key",
+        &["--unset", "vip-address"],
+        2,
+        &["vip-address", "routerId"],
+    ),
+    (
+        "unset: the saved VIP leaves none",
+        &["--unset", "vips"],
+        2,
+        &["saved settings", "have no VIP", "pass --vip IP"],
+    ),
     // --kubeadm-config
     (
         "kubeadm: DNS name",
         &["--kubeadm-config", "{f}/kubeadm-dns.yaml"],
         2,
         &["api.example:6443", "must be an IP"],
+    ),
+    (
+        "kubeadm: port conflicting with a --config file's",
+        &[
+            "--config",
+            "{f}/port-8443.yaml",
+            "--kubeadm-config",
+            "{f}/kubeadm.yaml",
+        ],
+        2,
+        &[
+            "`apiserverPort: 8443` in {f}/port-8443.yaml",
+            "remove `apiserverPort` from",
+            "!--apiserver-port",
+        ],
     ),
     (
         "kubeadm: conflicting --vip",
@@ -590,6 +677,11 @@ fn fixtures(dir: &Path) {
         ("garbage.yaml", "{{{ not yaml\n"),
         ("bad-vip.yaml", "vips: [192.0.2.999]\n"),
         ("kubeadm-dns.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: api.example:6443\n"),
+        ("password", "abc123\n"),
+        ("password-v3.yaml", "vips: [192.0.2.10]\npassword: abc123\n"),
+        ("empty.yaml", ""),
+        ("list.yaml", "- vips: [192.0.2.10]\n"),
+        ("port-8443.yaml", "vips: [192.0.2.10]\napiserverPort: 8443\n"),
         ("kubeadm.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n"),
         ("kubeadm-noendpoint.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"),
         ("kubeadm-old.yaml", "apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n"),
@@ -632,8 +724,15 @@ fn every_bad_input_exits_2_explains_and_changes_nothing() {
             problems.push(format!("exit {:?}, want {code}", out.status.code()));
         }
         for needle in needles.iter().map(|n| n.replace("{f}", f)) {
-            if !err.contains(&needle) {
-                problems.push(format!("message lacks {needle:?}"));
+            match needle.strip_prefix('!') {
+                Some(absent) if err.contains(absent) => {
+                    problems.push(format!("message has {absent:?}"))
+                }
+                Some(_) => {}
+                None if !err.contains(&needle) => {
+                    problems.push(format!("message lacks {needle:?}"))
+                }
+                None => {}
             }
         }
         // Our own messages always say how to fix it; clap's say how to get help.
@@ -641,7 +740,7 @@ fn every_bad_input_exits_2_explains_and_changes_nothing() {
             problems.push("message has no fix".into());
         }
         if what.starts_with("password") {
-            for secret in ["123456789", "ab\"cd", "ab}cd", "ab cd", "pässw"] {
+            for secret in ["123456789", "ab\"cd", "ab}cd", "ab cd", "pässw", "abc123"] {
                 if err.contains(secret) {
                     problems.push(format!("message leaks the password {secret:?}"));
                 }

@@ -18,7 +18,7 @@ use crate::host::Host;
 use crate::node::{self, Node};
 use crate::paths::{Root, KEEPALIVED_CONF, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::render::{keepalived, manifest};
-use crate::settings::{self, Settings, Sources};
+use crate::settings::{self, Loaded, Settings, Sources};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -100,7 +100,7 @@ impl Rendered {
         host: &dyn Host,
         on_this_host: bool,
     ) -> Result<Rendered> {
-        Rendered::from_settings(settings::load(flags, sources, saved)?, host, on_this_host)
+        Rendered::from_loaded(settings::load(flags, sources, saved)?, host, on_this_host)
     }
 
     /// The same from settings already gathered (status: the saved ones).
@@ -109,11 +109,16 @@ impl Rendered {
         host: &dyn Host,
         on_this_host: bool,
     ) -> Result<Rendered> {
-        let config = Config::validate(&settings)?;
+        Rendered::from_loaded(Loaded::from_flags(settings), host, on_this_host)
+    }
+
+    /// The same from settings that know where each value came from.
+    pub fn from_loaded(loaded: Loaded, host: &dyn Host, on_this_host: bool) -> Result<Rendered> {
+        let config = Config::validate_from(&loaded.settings, &loaded.origins)?;
         let node = node::resolve(&config, &host.interfaces()?, on_this_host)?;
         let keepalived_conf = keepalived::render(&node);
         Ok(Rendered {
-            settings,
+            settings: loaded.settings,
             node,
             keepalived_conf,
         })

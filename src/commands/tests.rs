@@ -388,15 +388,24 @@ fn the_manifest_s_command_line_is_one_the_agent_accepts() {
 fn status_flags_a_vanished_interface_and_still_lists_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
-    ok(r, &["install", "--vip", "192.0.2.10", "--interface", "eth0"]);
+    ok(
+        r,
+        &["install", "--vip", "192.0.2.10", "--interface", "eth0"],
+    );
     let renamed = FakeHost::default()
         .with("lo", &["127.0.0.1/8"])
         .with("ens3", &["192.0.2.11/24"]);
     let (result, out) = kubealived_on(&renamed, r, &["status"]);
     let err = result.expect_err("status passed with the interface gone");
     assert_eq!(crate::error::exit_code(&Err(err)), 1, "{out}");
-    assert!(out.contains("interface        eth0: not on this host"), "{out}");
-    assert!(out.contains("Fix: `kubealived install --interface NAME`"), "{out}");
+    assert!(
+        out.contains("interface        eth0: not on this host"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Fix: `kubealived install --interface NAME`"),
+        "{out}"
+    );
     for file in [MANIFEST, KEEPALIVED_CONF] {
         assert!(
             out.contains(&format!("{} present", r.join(file).display())),
@@ -442,7 +451,10 @@ fn status_json_has_stable_keys() {
     let files = s["files"].as_array().unwrap();
     assert_eq!(files.len(), 2);
     assert!(files.iter().all(|f| f["state"] == "current"), "{out}");
-    assert_eq!(files[0]["path"], r.join(KEEPALIVED_CONF).display().to_string());
+    assert_eq!(
+        files[0]["path"],
+        r.join(KEEPALIVED_CONF).display().to_string()
+    );
     assert_eq!(s["interface"]["name"], "eth0");
     assert_eq!(s["interface"]["present"], true);
     assert_eq!(s["image"]["state"], "noRuntime");
@@ -458,7 +470,10 @@ fn status_json_has_stable_keys() {
     let s = json(&out);
     assert_eq!(s["healthy"], false);
     assert_eq!(s["files"][0]["state"], "stale");
-    assert!(s["problems"][0].as_str().unwrap().contains("stale"), "{out}");
+    assert!(
+        s["problems"][0].as_str().unwrap().contains("stale"),
+        "{out}"
+    );
 }
 
 /// A manifest whose label was edited away: uninstall refuses and changes
@@ -477,9 +492,8 @@ fn uninstall_is_all_or_nothing() {
         .collect();
     assert_ne!(unlabelled, manifest);
     std::fs::write(r.join(MANIFEST), &unlabelled).unwrap();
-    let files = |r: &Path| {
-        [MANIFEST, KEEPALIVED_CONF, SAVED_CONFIG].map(|f| std::fs::read(r.join(f)).ok())
-    };
+    let files =
+        |r: &Path| [MANIFEST, KEEPALIVED_CONF, SAVED_CONFIG].map(|f| std::fs::read(r.join(f)).ok());
     let before = files(r);
     let (result, out) = kubealived(r, &["uninstall"]);
     let err = result.expect_err("uninstall removed part of an edited install");
@@ -490,9 +504,233 @@ fn uninstall_is_all_or_nothing() {
     );
     assert_eq!(crate::error::exit_code(&Err(err)), 2);
     assert!(before.iter().all(Option::is_some));
-    assert_eq!(files(r), before, "a refused uninstall changed files:\n{out}");
+    assert_eq!(
+        files(r),
+        before,
+        "a refused uninstall changed files:\n{out}"
+    );
 
     let out = ok(r, &["uninstall", "--force"]);
     assert_eq!(out.matches("removed").count(), 3, "{out}");
     assert!(!r.join(CONFIG_DIR).exists(), "{out}");
+}
+
+// Issue 23: what a new user hits with kubeadm configs and saved settings.
+
+/// Write `text` to `dir/name`; its path as an argument.
+fn file(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn usage_error(root: &Path, args: &[&str]) -> String {
+    let (result, out) = kubealived(root, args);
+    let err = result.expect_err(&format!("{args:?} succeeded:\n{out}"));
+    assert!(crate::error::is_usage(&err), "{args:?}: {err:#}");
+    let msg = err.to_string();
+    assert!(msg.contains("\nFix: "), "{args:?}: {msg}");
+    msg
+}
+
+fn saved(root: &Path) -> String {
+    std::fs::read_to_string(root.join(SAVED_CONFIG)).unwrap()
+}
+
+/// Item 7: saved settings can be unset, and a Fix about a saved value
+/// says how (the `--unset` it names works).
+#[test]
+fn saved_settings_are_unset_with_unset_and_the_fixes_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(
+        r,
+        &[
+            "install",
+            "--vip",
+            "192.0.2.10",
+            "--vrrp-version",
+            "2",
+            "--password",
+            "abc123",
+            "--peer",
+            "192.0.2.11",
+            "--peer",
+            "192.0.2.12",
+            "--interface",
+            "eth0",
+        ],
+    );
+    // Back to VRRPv3: the password is the saved one, not a flag.
+    let msg = usage_error(r, &["install", "--vrrp-version", "3"]);
+    let config_yaml = r.join(SAVED_CONFIG).display().to_string();
+    assert!(
+        msg.contains(&format!("`password` in {config_yaml}"))
+            && msg.contains(&format!(
+                "Fix: add --unset password (it is saved in {config_yaml})"
+            )),
+        "{msg}"
+    );
+    assert!(!msg.contains("drop --password"), "{msg}");
+    // Following the fix: the dry run shows the change, then it applies.
+    let dry = ok(
+        r,
+        &[
+            "install",
+            "--vrrp-version",
+            "3",
+            "--unset",
+            "password",
+            "--dry-run",
+        ],
+    );
+    for line in [
+        "\n-password: ********\n",
+        "\n-vrrpVersion: 2\n",
+        "\n+vrrpVersion: 3\n",
+    ] {
+        assert!(dry.contains(line), "{line:?} not in:\n{dry}");
+    }
+    assert!(!dry.contains("abc123"), "{dry}");
+    ok(
+        r,
+        &["install", "--vrrp-version", "3", "--unset", "password"],
+    );
+    assert!(!saved(r).contains("password"), "{}", saved(r));
+
+    // Peers and the interface, by key or by flag name, comma-separated.
+    let dry = ok(r, &["install", "--unset", "peer,interface", "--dry-run"]);
+    for line in ["\n-peers:\n", "\n-- 192.0.2.12\n", "\n-interface: eth0\n"] {
+        assert!(dry.contains(line), "{line:?} not in:\n{dry}");
+    }
+    ok(r, &["install", "--unset", "peers", "--unset", "interface"]);
+    let settings = saved(r);
+    assert!(
+        !settings.contains("peers") && !settings.contains("interface"),
+        "{settings}"
+    );
+    let conf = std::fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
+    assert!(!conf.contains("unicast_peer"), "{conf}");
+
+    // A flag given beside --unset still sets the value.
+    ok(r, &["install", "--unset", "priority", "--priority", "120"]);
+    assert!(saved(r).contains("priority: 120"), "{}", saved(r));
+    ok(r, &["install", "--unset", "priority"]);
+    assert!(!saved(r).contains("priority"), "{}", saved(r));
+
+    // An empty --password: the fix says how to have none.
+    let msg = usage_error(r, &["install", "--vrrp-version", "2", "--password", ""]);
+    assert!(msg.contains("--unset password"), "{msg}");
+    ok(
+        r,
+        &["install", "--vrrp-version", "2", "--unset", "password"],
+    );
+    // Unknown keys are clap's error, with the keys listed.
+    let cli = Cli::try_parse_from(["kubealived", "install", "--unset", "vip-address"]);
+    let err = cli.unwrap_err().to_string();
+    assert!(
+        err.contains("vip-address") && err.contains("routerId"),
+        "{err}"
+    );
+}
+
+/// Item 13: a value from a file is named by the file's key, and the fix
+/// is one for that file.
+#[test]
+fn messages_name_the_file_key_a_value_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = &dir.path().join("root");
+    let d = dir.path();
+    let cases: &[(&str, &str, &[&str], &[&str])] = &[
+        (
+            "password.yaml",
+            "vips: [192.0.2.10]\npassword: abc123\n",
+            &["`password` in ", "Fix: remove `password` from "],
+            &["--password"],
+        ),
+        (
+            "bad-vip.yaml",
+            "vips: [300.1.2.3]\n",
+            &["`vips: \"300.1.2.3\"` in "],
+            &["--vip"],
+        ),
+        (
+            "priority.yaml",
+            "vips: [192.0.2.10]\npriority: 0\n",
+            &["`priority: 0` in ", "51-254"],
+            &["--priority"],
+        ),
+        (
+            "v2-ipv6.yaml",
+            "vips: [2001:db8::10]\nvrrpVersion: 2\n",
+            &["`vrrpVersion: 2` in ", "Fix: remove `vrrpVersion` from "],
+            &["--vrrp-version"],
+        ),
+        (
+            "empty.yaml",
+            "",
+            &["empty.yaml sets no VIP", "Fix: add `vips: [IP]` to "],
+            &["--config FILE"],
+        ),
+        (
+            "comments.yaml",
+            "# nothing yet\n",
+            &["sets no VIP"],
+            &["--config FILE"],
+        ),
+        (
+            "wrong-type.yaml",
+            "vips: [192.0.2.10]\npriority: high\n",
+            &[
+                "`priority` has the wrong type",
+                "Fix: write it like `priority: 250`",
+            ],
+            &["use only the keys"],
+        ),
+        (
+            "vips-string.yaml",
+            "vips: 192.0.2.10\n",
+            &["`vips` has the wrong type", "`vips: [192.0.2.10]`"],
+            &["use only the keys"],
+        ),
+        (
+            "unknown.yaml",
+            "vip: 192.0.2.10\n",
+            &["unknown key vip", "use only the keys vips, "],
+            &[],
+        ),
+    ];
+    for (name, text, has, lacks) in cases {
+        let path = file(d, name, text);
+        let msg = usage_error(r, &["install", "--config", &path]);
+        for needle in *has {
+            assert!(msg.contains(needle), "{name}: {needle:?} not in:\n{msg}");
+        }
+        assert!(msg.contains(&path), "{name}: the file is not named:\n{msg}");
+        for needle in *lacks {
+            assert!(!msg.contains(needle), "{name}: {needle:?} in:\n{msg}");
+        }
+    }
+    // The password file is named, and dropping it is the fix.
+    let pw = file(d, "pw", "abc123\n");
+    let msg = usage_error(
+        r,
+        &["install", "--vip", "192.0.2.10", "--password-file", &pw],
+    );
+    assert!(
+        msg.contains(&format!("--password-file {pw}")) && msg.contains("Fix: drop --password-file"),
+        "{msg}"
+    );
+    // The saved settings, edited by hand, are named as such.
+    ok(r, &["install", "--vip", "192.0.2.10"]);
+    let config_yaml = r.join(SAVED_CONFIG);
+    std::fs::write(&config_yaml, "vips: [192.0.2.10]\nrouterId: 300\n").unwrap();
+    let msg = usage_error(r, &["install"]);
+    assert!(
+        msg.contains(&format!("`routerId: 300` in {}", config_yaml.display())),
+        "{msg}"
+    );
+    // Flags keep their names.
+    let msg = usage_error(r, &["install", "--router-id", "0"]);
+    assert!(msg.starts_with("--router-id 0 is out of range"), "{msg}");
 }

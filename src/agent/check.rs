@@ -55,9 +55,7 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
         } else {
             Health::Unhealthy
         };
-        if let Err(e) = track.set(health) {
-            log(format!("{e:#}"));
-        }
+        state.track_written(track.set(health).map(drop).map_err(|e| format!("{e:#}")));
         thread::sleep(args.interval().saturating_sub(start.elapsed()));
     }
 }
@@ -71,9 +69,12 @@ pub fn watchdog(stale_after: Duration, state: &State, track: &TrackFile) {
         if now_stale && !stale {
             log("the check loop is stuck: the apiserver counts as unhealthy");
             state.mark_stale();
-            if let Err(e) = track.set(Health::Unhealthy) {
-                log(format!("{e:#}"));
-            }
+            state.track_written(
+                track
+                    .set(Health::Unhealthy)
+                    .map(drop)
+                    .map_err(|e| format!("{e:#}")),
+            );
         }
         stale = now_stale;
     }

@@ -44,6 +44,10 @@ pub struct StatusReport {
     /// Newest last.
     pub transitions: Vec<Transition>,
     pub now: f64,
+    /// Why the last write of keepalived's track file failed (the file is
+    /// then removed, which reads as not ready); none while writes succeed.
+    #[serde(default)]
+    pub track_file_error: Option<String>,
 }
 
 struct Inner {
@@ -80,6 +84,7 @@ impl State {
                     keepalived_restarts: 0,
                     transitions: Vec::new(),
                     now,
+                    track_file_error: None,
                 },
                 transitions: VecDeque::new(),
                 heartbeat: Instant::now(),
@@ -110,13 +115,15 @@ impl State {
         while inner.transitions.len() > KEEP_TRANSITIONS {
             inner.transitions.pop_front();
         }
+        // Under the lock, as `metrics_text` reads them: a scrape never sees
+        // two roles at 1 (or none) in the middle of a change.
+        self.metrics.role_changed(from, role);
         drop(inner);
         eprintln!(
             "kubealived agent: VRRP {} -> {}",
             from.as_str(),
             role.as_str()
         );
-        self.metrics.role_changed(from, role);
     }
 
     /// One /readyz result and the state after hysteresis.
@@ -163,6 +170,36 @@ impl State {
         self.lock().heartbeat.elapsed()
     }
 
+    /// The outcome of the last track-file write.
+    pub fn track_written(&self, result: Result<(), String>) {
+        let error = result.err();
+        let mut inner = self.lock();
+        if inner.report.track_file_error != error {
+            if let Some(e) = &error {
+                eprintln!("kubealived agent: {e}");
+            }
+            inner.report.track_file_error = error;
+        }
+    }
+
+    /// What the livenessProbe asks (`/healthz`): the check loop ran
+    /// within `stale_after`, and its last track-file write succeeded. A
+    /// node that cannot tell keepalived its readiness is better restarted.
+    pub fn liveness(&self, stale_after: Duration) -> Result<(), String> {
+        let inner = self.lock();
+        let age = inner.heartbeat.elapsed();
+        if age >= stale_after {
+            return Err(format!(
+                "the check loop last ran {:.1} s ago",
+                age.as_secs_f64()
+            ));
+        }
+        match &inner.report.track_file_error {
+            Some(e) => Err(format!("cannot write the track file: {e}")),
+            None => Ok(()),
+        }
+    }
+
     pub fn keepalived_started(&self) {
         self.lock().report.keepalived_running = true;
         self.metrics.keepalived_running(true);
@@ -197,6 +234,7 @@ impl State {
     }
 
     pub fn metrics_text(&self) -> String {
+        let _consistent = self.lock();
         self.metrics.text()
     }
 }
@@ -232,6 +270,57 @@ mod tests {
             text.contains("kubealived_vrrp_transitions_total{to=\"master\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn liveness_fails_on_a_stuck_loop_or_a_track_file_that_cannot_be_written() {
+        let s = State::new();
+        assert!(s.liveness(Duration::from_secs(5)).is_ok());
+        s.track_written(Err("No space left on device".into()));
+        let why = s.liveness(Duration::from_secs(5)).unwrap_err();
+        assert!(why.contains("No space left"), "{why}");
+        assert_eq!(
+            s.report().track_file_error.as_deref(),
+            Some("No space left on device")
+        );
+        s.track_written(Ok(()));
+        assert!(s.liveness(Duration::from_secs(5)).is_ok());
+        assert!(
+            s.liveness(Duration::ZERO).is_err(),
+            "a stale loop is not live"
+        );
+    }
+
+    /// Scrapes while the role changes: exactly one role series reads 1.
+    #[test]
+    fn a_scrape_never_sees_two_roles() {
+        let s = std::sync::Arc::new(State::new());
+        let flipper = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000 {
+                    s.set_role(
+                        if i % 2 == 0 {
+                            Role::Master
+                        } else {
+                            Role::Backup
+                        },
+                        None,
+                    );
+                }
+            })
+        };
+        let mut scrapes = 0;
+        while !flipper.is_finished() || scrapes == 0 {
+            let text = s.metrics_text();
+            let ones = text
+                .lines()
+                .filter(|l| l.starts_with("kubealived_vrrp_role{") && l.ends_with(" 1"))
+                .count();
+            assert_eq!(ones, 1, "{text}");
+            scrapes += 1;
+        }
+        flipper.join().unwrap();
     }
 
     #[test]

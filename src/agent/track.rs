@@ -81,26 +81,79 @@ impl TrackFile {
         if last.health == Some(health) {
             return Ok(false);
         }
+        match self.replace(health) {
+            Ok(()) => {
+                last.health = Some(health);
+                Ok(true)
+            }
+            Err(e) => {
+                // Fail closed: a missing file reads 0 (unhealthy), where
+                // the old value could be a 1 that no longer holds. The
+                // next write tries again.
+                last.health = None;
+                let removed = match std::fs::remove_file(&self.path) {
+                    Ok(()) => "removed it (reads 0)".to_string(),
+                    Err(r) if r.kind() == std::io::ErrorKind::NotFound => {
+                        "it is absent (reads 0)".to_string()
+                    }
+                    Err(r) => format!("cannot remove it either: {r}"),
+                };
+                Err(e.context(format!("{}: {removed}", self.path.display())))
+            }
+        }
+    }
+
+    /// Temp file + rename: keepalived sees the rename, never a half file.
+    fn replace(&self, health: Health) -> Result<()> {
         let name = self
             .path
             .file_name()
             .context("the track file has no file name")?
             .to_string_lossy();
         let tmp = self.path.with_file_name(format!(".{name}.tmp"));
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(content(health).as_bytes())?;
-        drop(f);
+        let written =
+            std::fs::File::create(&tmp).and_then(|mut f| f.write_all(content(health).as_bytes()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
+        }
         std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("cannot rename onto {}", self.path.display()))?;
-        last.health = Some(health);
-        Ok(true)
+            .with_context(|| format!("cannot rename onto {}", self.path.display()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that fails (a full disk) must not leave an old 1 behind:
+    /// the file goes (missing reads 0), and the next write tries again.
+    #[test]
+    fn a_failed_write_fails_closed_and_is_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("apiserver");
+        let track = TrackFile::new(path.clone());
+        assert!(track.set(Health::Healthy).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n");
+        // The temp file's name taken by a directory: every write fails.
+        let tmp = dir.path().join(".apiserver.tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let err = track.set(Health::Unhealthy).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("removed it (reads 0)"),
+            "{err:#}"
+        );
+        assert!(!path.exists(), "a failed write left the old value");
+        // Still failing: the healthy value is not written either.
+        assert!(track.set(Health::Healthy).is_err());
+        assert!(!path.exists());
+        std::fs::remove_dir(&tmp).unwrap();
+        assert!(
+            track.set(Health::Healthy).unwrap(),
+            "no retry after the failure"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n");
+    }
 
     #[test]
     fn content_is_one_zero_or_fault() {

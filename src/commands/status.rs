@@ -508,6 +508,12 @@ pub fn agent_lines(r: &StatusReport) -> Vec<String> {
             r.keepalived_restarts
         ),
     ];
+    if let Some(e) = &r.track_file_error {
+        lines.push(format!(
+            "{:<16} cannot be written, so this node counts as not ready: {e}",
+            "track file"
+        ));
+    }
     for t in r.transitions.iter().rev() {
         lines.push(format!(
             "{:<16} {} -> {} {}",
@@ -551,6 +557,7 @@ mod agent_tests {
                 },
             ],
             now: 100.0,
+            track_file_error: None,
         };
         let lines = agent_lines(&r);
         assert_eq!(

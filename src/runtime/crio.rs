@@ -54,7 +54,7 @@ impl Runtime for Crio {
                 .output(),
         }
         .context("cannot run podman or skopeo")?;
-        Ok(out.status.success())
+        absent_or_error(&out)
     }
 
     fn import(&self, archive: &Path, reference: &str) -> Result<()> {
@@ -76,7 +76,50 @@ impl Runtime for Crio {
     }
 }
 
+/// What `podman image exists` or `skopeo inspect` said: found, absent, or
+/// an error (locked or broken storage), which must not read as "absent"
+/// (install would then import over it instead of reporting it).
+fn absent_or_error(out: &std::process::Output) -> Result<bool> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => Ok(true),
+        // podman image exists: 1 = no such image; skopeo: exit 1 and this.
+        Some(1) if stderr.trim().is_empty() || stderr.contains("does not resolve to an image") => {
+            Ok(false)
+        }
+        _ => anyhow::bail!("{}: {}", out.status, stderr.trim()),
+    }
+}
+
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{ExitStatus, Output};
+
+    fn output(code: i32, stderr: &str) -> Output {
+        Output {
+            status: ExitStatus::from_raw(code << 8),
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn only_a_clear_no_is_absent() {
+        assert!(absent_or_error(&output(0, "")).unwrap());
+        assert!(!absent_or_error(&output(1, "")).unwrap());
+        let skopeo = "level=fatal msg=\"Error parsing image name ...: reference ... does not resolve to an image ID: identifier is not an image\"";
+        assert!(!absent_or_error(&output(1, skopeo)).unwrap());
+        // podman's storage locked or broken: an error, never "absent".
+        let err =
+            absent_or_error(&output(125, "Error: creating lock: permission denied")).unwrap_err();
+        assert!(format!("{err:#}").contains("permission denied"), "{err:#}");
+        assert!(absent_or_error(&output(1, "Error: database is locked")).is_err());
+    }
 }

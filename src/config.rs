@@ -301,6 +301,15 @@ pub fn validate_interface(name: &str) -> Result<String> {
 }
 
 fn interface_from(name: &str, o: &Origins) -> Result<String> {
+    if let Some(device) = label_device(name) {
+        return Err(usage!(
+            "{} is an address label (`ip addr add ... label {name}`), not an interface: keepalived and \
+             the agent need the device the address is on.\n\
+             Fix: use the device it labels, {} (`ip -o addr show label {name}` shows it).",
+            o.subject("interface", format!("{name:?}")),
+            o.subject("interface", device)
+        ));
+    }
     let ok_chars = name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
@@ -318,6 +327,21 @@ fn interface_from(name: &str, o: &Origins) -> Result<String> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// `eth0:vip`, an address label (ifconfig's alias, `ip addr add ... label
+/// eth0:vip`), which `ip -o addr` shows where a device name goes: the
+/// device it conventionally labels, `eth0`. Only for a label made of the
+/// characters interface names use.
+fn label_device(name: &str) -> Option<&str> {
+    let (device, alias) = name.split_once(':')?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    (name.len() <= 15 && plain(device) && plain(alias) && !device.starts_with('-'))
+        .then_some(device)
 }
 
 fn validate_advert(value: Option<f64>, version: VrrpVersion, o: &Origins) -> Result<u32> {
@@ -457,6 +481,30 @@ mod tests {
             );
         }
         assert!(validate_advert(Some(0.5), VrrpVersion::V2, &Origins::default()).is_err());
+    }
+
+    #[test]
+    fn an_address_label_is_refused_and_its_device_named() {
+        let label = Settings {
+            interface: Some("eth0:vip".into()),
+            ..settings(&["192.0.2.10"])
+        };
+        let msg = Config::validate(&label).unwrap_err().to_string();
+        assert!(
+            msg.contains("address label") && msg.contains("--interface eth0 ("),
+            "{msg}"
+        );
+        assert_eq!(label_device("bond0.100:1"), Some("bond0.100"));
+        for not_a_label in [
+            "eth0",
+            ":vip",
+            "eth0:",
+            "eth0:a:b",
+            "eth0:{x}",
+            "abcdefghij:klmnop",
+        ] {
+            assert_eq!(label_device(not_a_label), None, "{not_a_label}");
+        }
     }
 
     #[test]

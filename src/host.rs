@@ -23,27 +23,39 @@ pub trait Host {
     fn runtime(&self, root: &Root) -> Option<Box<dyn Runtime>>;
 }
 
-/// The machine we run on, read with getifaddrs(3).
+/// The machine we run on: its devices from getifaddrs(3), their addresses
+/// from rtnetlink.
 pub struct RealHost;
 
 impl Host for RealHost {
+    /// getifaddrs names an IPv4 address by its label (`ip addr add ...
+    /// label eth0:vip`), which is no device: keepalived and the agent
+    /// reject it. So only its device entries are used (a link-level or
+    /// empty address, under the device's own name), and each address is
+    /// put on the device rtnetlink says it is on, by index.
     fn interfaces(&self) -> Result<Vec<Interface>> {
         use nix::net::if_::InterfaceFlags;
-        let mut by_name: BTreeMap<String, Interface> = BTreeMap::new();
+        let mut devices = Vec::new();
         for ifa in nix::ifaddrs::getifaddrs().context("cannot list network interfaces")? {
-            let entry = by_name
-                .entry(ifa.interface_name.clone())
-                .or_insert_with(|| Interface {
-                    name: ifa.interface_name.clone(),
-                    up: ifa.flags.contains(InterfaceFlags::IFF_UP),
-                    loopback: ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK),
-                    addrs: Vec::new(),
-                });
-            if let Some(net) = to_ipnet(ifa.address.as_ref(), ifa.netmask.as_ref()) {
-                entry.addrs.push(net);
+            let is_device = ifa
+                .address
+                .as_ref()
+                .is_none_or(|a| a.as_link_addr().is_some());
+            // A device that went away meanwhile has no index: skip it.
+            let index = nix::net::if_::if_nametoindex(ifa.interface_name.as_str());
+            if let (true, Ok(index)) = (is_device, index) {
+                devices.push((
+                    index,
+                    Interface {
+                        name: ifa.interface_name.clone(),
+                        up: ifa.flags.contains(InterfaceFlags::IFF_UP),
+                        loopback: ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK),
+                        addrs: Vec::new(),
+                    },
+                ));
             }
         }
-        Ok(by_name.into_values().collect())
+        Ok(assemble(devices, netlink_addresses()?))
     }
 
     fn runtime(&self, root: &Root) -> Option<Box<dyn Runtime>> {
@@ -51,18 +63,92 @@ impl Host for RealHost {
     }
 }
 
-fn to_ipnet(
-    addr: Option<&nix::sys::socket::SockaddrStorage>,
-    mask: Option<&nix::sys::socket::SockaddrStorage>,
-) -> Option<IpNet> {
-    let (addr, mask) = (addr?, mask?);
-    if let (Some(a), Some(m)) = (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
-        return IpNet::with_netmask(a.ip().into(), m.ip().into()).ok();
+/// Devices by index, each with the addresses on that index, in the order
+/// the kernel lists them (primary before secondary); sorted by name.
+fn assemble(devices: Vec<(u32, Interface)>, addrs: Vec<(u32, IpNet)>) -> Vec<Interface> {
+    let mut by_index: BTreeMap<u32, Interface> = BTreeMap::new();
+    for (index, device) in devices {
+        by_index.entry(index).or_insert(device);
     }
-    if let (Some(a), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6()) {
-        return IpNet::with_netmask(a.ip().into(), m.ip().into()).ok();
+    for (index, net) in addrs {
+        if let Some(device) = by_index.get_mut(&index) {
+            device.addrs.push(net);
+        }
     }
-    None
+    let mut all: Vec<Interface> = by_index.into_values().collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
+}
+
+/// Every address of this network namespace with its device's index
+/// (RTM_GETADDR), as `ip -o addr` lists them.
+fn netlink_addresses() -> Result<Vec<(u32, IpNet)>> {
+    use netlink_packet_core::{
+        NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+    };
+    use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+    use netlink_packet_route::RouteNetlinkMessage;
+    use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+    let mut socket = Socket::new(NETLINK_ROUTE).context("cannot open a netlink socket")?;
+    socket.bind_auto().context("cannot bind a netlink socket")?;
+    socket
+        .connect(&SocketAddr::new(0, 0))
+        .context("cannot connect a netlink socket")?;
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header.sequence_number = 1;
+    let request = RouteNetlinkMessage::GetAddress(AddressMessage::default());
+    let mut request = NetlinkMessage::new(header, NetlinkPayload::from(request));
+    request.finalize();
+    let mut buf = vec![0; request.header.length as usize];
+    request.serialize(&mut buf[..]);
+    socket
+        .send(&buf, 0)
+        .context("cannot list addresses (netlink send)")?;
+
+    let mut found = Vec::new();
+    let mut rx = vec![0u8; 64 * 1024];
+    loop {
+        let size = socket
+            .recv(&mut &mut rx[..], 0)
+            .context("cannot list addresses (netlink recv)")?;
+        let mut offset = 0;
+        while offset < size {
+            let msg: NetlinkMessage<RouteNetlinkMessage> =
+                NetlinkMessage::deserialize(&rx[offset..size])
+                    .context("cannot parse the kernel's list of addresses")?;
+            match msg.payload {
+                NetlinkPayload::Done(_) => return Ok(found),
+                NetlinkPayload::Error(e) => {
+                    return Err(anyhow::Error::new(e.to_io()).context("cannot list addresses"))
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => {
+                    // IPv4 keeps the address in IFA_LOCAL (IFA_ADDRESS is
+                    // the peer on point-to-point links), IPv6 in IFA_ADDRESS.
+                    let attr = |local: bool| {
+                        a.attributes.iter().find_map(|attr| match attr {
+                            AddressAttribute::Local(ip) if local => Some(*ip),
+                            AddressAttribute::Address(ip) if !local => Some(*ip),
+                            _ => None,
+                        })
+                    };
+                    if let Some(net) = attr(true)
+                        .or_else(|| attr(false))
+                        .and_then(|ip| IpNet::new(ip, a.header.prefix_len).ok())
+                    {
+                        found.push((a.header.index, net));
+                    }
+                }
+                _ => {}
+            }
+            let len = msg.header.length as usize;
+            if len == 0 {
+                break;
+            }
+            offset += len;
+        }
+    }
 }
 
 /// A host described in code, for tests.
@@ -111,5 +197,35 @@ impl Host for FakeHost {
 
     fn runtime(&self, _root: &Root) -> Option<Box<dyn Runtime>> {
         self.1.clone().map(|rt| Box::new(rt) as Box<dyn Runtime>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_go_to_the_device_they_are_on_whatever_their_label() {
+        let device = |name: &str| Interface {
+            name: name.into(),
+            up: true,
+            loopback: false,
+            addrs: Vec::new(),
+        };
+        let net = |a: &str| a.parse::<IpNet>().unwrap();
+        // getifaddrs would name the first "eth0:vip" and the second "eth0:x".
+        let all = assemble(
+            vec![(3, device("eth1")), (2, device("eth0"))],
+            vec![
+                (2, net("192.0.2.11/24")),
+                (3, net("198.51.100.21/24")),
+                (2, net("192.0.2.99/24")),
+                (9, net("192.0.2.77/24")),
+            ],
+        );
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].name, "eth0");
+        assert_eq!(all[0].addrs, [net("192.0.2.11/24"), net("192.0.2.99/24")]);
+        assert_eq!(all[1].addrs, [net("198.51.100.21/24")]);
     }
 }

@@ -217,6 +217,12 @@ const CASES: &[Case] = &[
         2,
         &["eth9", "eth0", "--interface"],
     ),
+    (
+        "interface: an address label",
+        &["--interface", "eth0:vip"],
+        2,
+        &["\"eth0:vip\" is an address label", "--interface eth0 ("],
+    ),
     // --peer
     (
         "peer: not an IP",

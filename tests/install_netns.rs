@@ -297,6 +297,85 @@ fn the_unicast_source_is_this_nodes_address_in_the_peer_list() {
     );
 }
 
+/// `ip addr add ... label eth0:vip` (and any label, even one that looks
+/// like another device's): keepalived and the agent need the device the
+/// address is on, never its label ("Non-existent interface").
+#[test]
+fn an_address_label_is_not_an_interface() {
+    if !prerequisites("address labels in a netns", true, &["ip"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.veth("eth0", &[]);
+    ns.veth("eth1", &[]);
+    ns.ip(&[
+        "addr",
+        "add",
+        "192.0.2.11/24",
+        "dev",
+        "eth0",
+        "label",
+        "eth0:vip",
+    ]);
+    ns.ip(&[
+        "addr",
+        "add",
+        "198.51.100.21/24",
+        "dev",
+        "eth1",
+        "label",
+        "eth0:x",
+    ]);
+    for (vip, dev) in [("192.0.2.10", "eth0"), ("198.51.100.10", "eth1")] {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let out = install(&ns, r, &["--vip", vip]);
+        assert!(out.status.success(), "{vip}: {}", text(&out.stderr));
+        let conf = fs::read_to_string(r.join(CONF)).unwrap();
+        assert!(
+            conf.contains(&format!("    interface {dev}\n"))
+                && conf.contains(&format!("{vip}/32 dev {dev}\n")),
+            "{vip}:\n{conf}"
+        );
+        let manifest = fs::read_to_string(r.join(MANIFEST)).unwrap();
+        assert!(
+            manifest.contains(&format!("- --interface\n    - {dev}\n")),
+            "{vip}:\n{manifest}"
+        );
+        assert!(
+            text(&out.stdout).contains(&format!("VIP {vip} on {dev} (")),
+            "{}",
+            text(&out.stdout)
+        );
+        // keepalived itself accepts the interface it is given.
+        if which("keepalived").is_some() {
+            let check = run(ns
+                .exec("keepalived")
+                .arg("--config-test")
+                .arg(format!("--use-file={}", r.join(CONF).display())));
+            assert!(
+                check.status.success(),
+                "{vip}: keepalived -t: {}",
+                text(&check.stderr)
+            );
+        }
+    }
+    // A label given as --interface: refused, the fix names the device.
+    let root = tempfile::tempdir().unwrap();
+    let out = install(
+        &ns,
+        root.path(),
+        &["--vip", "192.0.2.10", "--interface", "eth0:vip"],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("label") && err.contains("--interface eth0"),
+        "{err}"
+    );
+    assert!(snapshot(root.path()).is_empty(), "a refused install wrote");
+}
+
 #[test]
 fn a_foreign_manifest_needs_force_and_uninstall_leaves_foreign_files() {
     let Some(ns) = lab() else { return };

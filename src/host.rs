@@ -7,6 +7,7 @@ use crate::runtime::Runtime;
 use anyhow::{Context, Result};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
@@ -21,6 +22,9 @@ pub trait Host {
     fn interfaces(&self) -> Result<Vec<Interface>>;
     /// The container runtime whose socket answers under `root`, if any.
     fn runtime(&self, root: &Root) -> Option<Box<dyn Runtime>>;
+    /// The addresses a DNS name resolves to here (the system resolver:
+    /// /etc/hosts, DNS); empty when it does not resolve.
+    fn resolve(&self, name: &str) -> Vec<IpAddr>;
 }
 
 /// The machine we run on: its devices from getifaddrs(3), their addresses
@@ -60,6 +64,17 @@ impl Host for RealHost {
 
     fn runtime(&self, root: &Root) -> Option<Box<dyn Runtime>> {
         crate::runtime::find(root)
+    }
+
+    fn resolve(&self, name: &str) -> Vec<IpAddr> {
+        use std::net::ToSocketAddrs;
+        let mut found: Vec<IpAddr> = Vec::new();
+        for addr in (name, 0).to_socket_addrs().into_iter().flatten() {
+            if !found.contains(&addr.ip()) {
+                found.push(addr.ip());
+            }
+        }
+        found
     }
 }
 
@@ -157,6 +172,8 @@ fn netlink_addresses() -> Result<Vec<(u32, IpNet)>> {
 pub struct FakeHost(
     pub Vec<Interface>,
     pub Option<std::rc::Rc<crate::runtime::FakeRuntime>>,
+    /// What names resolve to; others do not resolve.
+    pub BTreeMap<String, Vec<IpAddr>>,
 );
 
 #[cfg(test)]
@@ -181,6 +198,13 @@ impl FakeHost {
         self
     }
 
+    /// `name` resolves to `addrs`.
+    pub fn resolves(mut self, name: &str, addrs: &[&str]) -> Self {
+        let addrs = addrs.iter().map(|a| a.parse().expect("test address"));
+        self.2.insert(name.to_string(), addrs.collect());
+        self
+    }
+
     pub fn down(mut self) -> Self {
         if let Some(last) = self.0.last_mut() {
             last.up = false;
@@ -197,6 +221,10 @@ impl Host for FakeHost {
 
     fn runtime(&self, _root: &Root) -> Option<Box<dyn Runtime>> {
         self.1.clone().map(|rt| Box::new(rt) as Box<dyn Runtime>)
+    }
+
+    fn resolve(&self, name: &str) -> Vec<IpAddr> {
+        self.2.get(name).cloned().unwrap_or_default()
     }
 }
 

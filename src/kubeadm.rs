@@ -1,62 +1,217 @@
-//! `--kubeadm-config`: take the VIP and port from `controlPlaneEndpoint`
-//! of the ClusterConfiguration in a kubeadm config file, so the VIP is
-//! written down once.
+//! `--kubeadm-config`: take the VIP and port from a kubeadm config file,
+//! so the endpoint is written down once: `controlPlaneEndpoint` of the
+//! ClusterConfiguration (what `kubeadm init` reads), else
+//! `discovery.bootstrapToken.apiServerEndpoint` of the JoinConfiguration
+//! (what a joining master usually has).
+//!
+//! The endpoint may name the VIP by a DNS name; then the VIP itself must
+//! come from `--vip`, and only the port is taken from here.
 
 use crate::error::usage;
 use anyhow::Result;
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
+use serde_yaml_ng::Value;
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
 
 const SUPPORTED: [&str; 2] = ["kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"];
+const CLUSTER_FIELD: &str = "controlPlaneEndpoint";
+const JOIN_FIELD: &str = "discovery.bootstrapToken.apiServerEndpoint";
 
-pub fn control_plane_endpoint(text: &str, path: &Path) -> Result<(IpAddr, Option<u16>)> {
-    let file = path.display();
-    let mut found = None;
-    for document in serde_yaml_ng::Deserializer::from_str(text) {
-        let value = serde_yaml_ng::Value::deserialize(document)
-            .map_err(|e| usage!("{file} is not valid YAML: {e}.\nFix: check the file with `kubeadm config validate --config {file}`."))?;
-        let field = |k: &str| value.get(k).and_then(|v| v.as_str());
-        if field("kind") != Some("ClusterConfiguration") {
-            continue;
+/// The host part of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    Ip(IpAddr),
+    /// A DNS name, as written.
+    Name(String),
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Ip(ip) => write!(f, "{ip}"),
+            Address::Name(name) => f.write_str(name),
         }
-        let api = field("apiVersion").unwrap_or("");
+    }
+}
+
+/// The endpoint a kubeadm config names, and where it found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub address: Address,
+    pub port: Option<u16>,
+    /// `controlPlaneEndpoint` or `discovery.bootstrapToken.apiServerEndpoint`.
+    pub field: &'static str,
+    /// The value as the file writes it.
+    pub text: String,
+}
+
+/// The endpoint of the kubeadm config `text`, read from `path`.
+pub fn endpoint(text: &str, path: &Path) -> Result<Endpoint> {
+    let file = path.display();
+    let mut cluster: Option<Value> = None;
+    let mut join: Option<Value> = None;
+    for document in serde_yaml_ng::Deserializer::from_str(text) {
+        let value = Value::deserialize(document).map_err(|e| {
+            usage!("{file} is not valid YAML: {e}.\nFix: check the file with `kubeadm config validate --config {file}`.")
+        })?;
+        let kind = value.get("kind").and_then(Value::as_str);
+        let slot = match kind {
+            Some("ClusterConfiguration") => &mut cluster,
+            Some("JoinConfiguration") => &mut join,
+            _ => continue,
+        };
+        let kind = kind.unwrap_or_default();
+        if slot.is_some() {
+            // kubeadm refuses such a file ("kind is specified twice").
+            return Err(usage!(
+                "{file} has two {kind} documents; kubeadm refuses such a file.\n\
+                 Fix: keep one {kind} (the one `kubeadm` should use) and delete the other."
+            ));
+        }
+        let api = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !SUPPORTED.contains(&api) {
             return Err(usage!(
-                "{file}: ClusterConfiguration has apiVersion {api:?}, which kubealived does not read.\n\
+                "{file}: {kind} has apiVersion {api:?}, which kubealived does not read.\n\
                  Fix: use {} (`kubeadm config migrate` converts older files).",
                 SUPPORTED.join(" or ")
             ));
         }
-        found = Some(field("controlPlaneEndpoint").map(str::to_string));
+        *slot = Some(value);
     }
-    match found {
-        None => Err(usage!(
-            "{file} has no ClusterConfiguration document.\nFix: add one with controlPlaneEndpoint: \"VIP:6443\", or pass --vip."
+    let text_at = |doc: &Option<Value>, path: &[&str]| -> Option<String> {
+        let mut v = doc.as_ref()?;
+        for key in path {
+            v = v.get(key)?;
+        }
+        v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+    };
+    let from_cluster = text_at(&cluster, &[CLUSTER_FIELD])
+        .map(|t| parse(&t, CLUSTER_FIELD, path))
+        .transpose()?;
+    let from_join = text_at(&join, &["discovery", "bootstrapToken", "apiServerEndpoint"])
+        .map(|t| parse(&t, JOIN_FIELD, path))
+        .transpose()?;
+    match (from_cluster, from_join) {
+        (Some(c), Some(j)) if (&c.address, c.port) != (&j.address, j.port) => Err(usage!(
+            "{file}: {CLUSTER_FIELD} {:?} and {JOIN_FIELD} {:?} disagree.\n\
+             Fix: make both the endpoint of the cluster (the VIP, or a DNS name for it, and the port).",
+            c.text,
+            j.text
         )),
-        Some(None) => Err(usage!(
-            "{file}: ClusterConfiguration has no controlPlaneEndpoint.\nFix: set controlPlaneEndpoint: \"VIP:6443\" there, or pass --vip."
-        )),
-        Some(Some(endpoint)) => parse_endpoint(&endpoint).map_err(|()| {
-            usage!(
-                "controlPlaneEndpoint {endpoint:?} in {file} is not an IP address (with an optional port).\n\
-                 Fix: a VIP must be an IP: set controlPlaneEndpoint to e.g. 192.0.2.10:6443 or [2001:db8::10]:6443, \
-                 or keep the DNS name there and pass the address it resolves to with --vip."
-            )
+        (Some(endpoint), _) | (None, Some(endpoint)) => Ok(endpoint),
+        (None, None) => Err(match (cluster.is_some(), join.is_some()) {
+            (false, false) => usage!(
+                "{file} has no ClusterConfiguration and no JoinConfiguration document.\n\
+                 Fix: drop --kubeadm-config and pass --vip IP, or give the file kubeadm init or join reads."
+            ),
+            (true, false) => usage!(
+                "{file}: ClusterConfiguration has no {CLUSTER_FIELD}.\n\
+                 Fix: set {CLUSTER_FIELD}: \"VIP:6443\" there, or drop --kubeadm-config and pass --vip IP."
+            ),
+            _ => usage!(
+                "{file}: JoinConfiguration has no {JOIN_FIELD} (a file discovery, or none), \
+                 and no ClusterConfiguration names {CLUSTER_FIELD}.\n\
+                 Fix: drop --kubeadm-config and pass --vip IP (the address of the cluster's {CLUSTER_FIELD})."
+            ),
         }),
     }
 }
 
-/// `192.0.2.10`, `192.0.2.10:6443`, `2001:db8::10`, `[2001:db8::10]:6443`.
-fn parse_endpoint(endpoint: &str) -> Result<(IpAddr, Option<u16>), ()> {
-    if let Ok(sock) = endpoint.parse::<SocketAddr>() {
-        return Ok((sock.ip(), Some(sock.port())));
+/// `192.0.2.10`, `192.0.2.10:6443`, `2001:db8::10`, `[2001:db8::10]:6443`,
+/// `k8s-api.example.internal:6443`.
+fn parse(text: &str, field: &'static str, path: &Path) -> Result<Endpoint> {
+    let bad = |problem: String, fix: &str| {
+        usage!(
+            "{field} {text:?} in {}: {problem}.\nFix: {fix}",
+            path.display()
+        )
+    };
+    let shape_fix = "write it as HOST or HOST:PORT, where HOST is the VIP (192.0.2.10, \
+                     [2001:db8::10] with a port) or a DNS name for it (k8s-api.example.internal), \
+                     e.g. 192.0.2.10:6443.";
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return Err(bad("the '[' has no ']'".into(), shape_fix));
+        };
+        let port = match after {
+            "" => None,
+            _ => match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return Err(bad(format!("{after:?} follows the ']'"), shape_fix)),
+            },
+        };
+        match inside.parse::<Ipv6Addr>() {
+            Ok(ip) => (Address::Ip(IpAddr::V6(ip)), port),
+            Err(_) => return Err(bad(format!("{inside:?} is not an IPv6 address"), shape_fix)),
+        }
+    } else if text.matches(':').count() > 1 {
+        // A bare IPv6 address: a port needs the brackets.
+        match text.parse::<Ipv6Addr>() {
+            Ok(ip) => (Address::Ip(IpAddr::V6(ip)), None),
+            Err(_) => {
+                return Err(bad(
+                    "it is not an IPv6 address (with a port, write [IPv6]:PORT)".into(),
+                    shape_fix,
+                ))
+            }
+        }
+    } else {
+        let (host, port) = match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        };
+        (
+            address(host).map_err(|problem| bad(problem, shape_fix))?,
+            port,
+        )
+    };
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u32>() {
+            Ok(n @ 1..=65535) => Some(n as u16),
+            Ok(n) => {
+                return Err(bad(
+                    format!("port {n} is out of range"),
+                    "use a TCP port 1-65535 there (kube-apiserver listens on 6443 by default).",
+                ))
+            }
+            Err(_) => return Err(bad(format!("port {p:?} is not a number"), shape_fix)),
+        },
+    };
+    Ok(Endpoint {
+        address: host,
+        port,
+        field,
+        text: text.to_string(),
+    })
+}
+
+/// An IPv4 address or a DNS name (RFC 1123 labels). Digits and dots
+/// alone are a mistyped address, not a name.
+fn address(host: &str) -> Result<Address, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(Address::Ip(ip));
     }
-    let bare = endpoint
-        .strip_prefix('[')
-        .and_then(|e| e.strip_suffix(']'))
-        .unwrap_or(endpoint);
-    bare.parse::<IpAddr>().map(|ip| (ip, None)).map_err(|_| ())
+    if !host.is_empty() && host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("{host:?} is not an IP address"));
+    }
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(Address::Name(host.to_string()))
+    } else {
+        Err(format!("{host:?} is neither an IP address nor a DNS name"))
+    }
 }
 
 #[cfg(test)]
@@ -64,8 +219,27 @@ mod tests {
     use super::*;
     use indoc::indoc;
 
-    fn endpoint(text: &str) -> Result<(IpAddr, Option<u16>)> {
-        control_plane_endpoint(text, Path::new("kubeadm.yaml"))
+    fn endpoint(text: &str) -> Result<Endpoint> {
+        super::endpoint(text, Path::new("kubeadm.yaml"))
+    }
+
+    fn ip_port(text: &str) -> (Address, Option<u16>) {
+        let e = endpoint(text).unwrap();
+        (e.address, e.port)
+    }
+
+    fn error(text: &str) -> String {
+        let err = endpoint(text).unwrap_err();
+        assert!(crate::error::is_usage(&err));
+        err.to_string()
+    }
+
+    fn ip(s: &str) -> Address {
+        Address::Ip(s.parse().unwrap())
+    }
+
+    fn cluster(endpoint: &str) -> String {
+        format!("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: \"{endpoint}\"\n")
     }
 
     #[test]
@@ -80,29 +254,114 @@ mod tests {
             kind: ClusterConfiguration
             controlPlaneEndpoint: "[2001:db8::10]:6443"
         "#};
-        assert_eq!(
-            endpoint(text).unwrap(),
-            ("2001:db8::10".parse().unwrap(), Some(6443))
-        );
+        assert_eq!(ip_port(text), (ip("2001:db8::10"), Some(6443)));
     }
 
     #[test]
     fn reads_v1beta3_without_port() {
         let text = "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10\n";
+        assert_eq!(ip_port(text), (ip("192.0.2.10"), None));
         assert_eq!(
-            endpoint(text).unwrap(),
-            ("192.0.2.10".parse().unwrap(), None)
+            ip_port(&cluster("2001:db8::10")),
+            (ip("2001:db8::10"), None)
         );
     }
 
     #[test]
-    fn a_dns_name_is_a_clear_error() {
-        let text = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: api.example:6443\n";
-        let msg = endpoint(text).unwrap_err().to_string();
+    fn a_dns_name_is_read_as_a_name_with_its_port() {
+        let e = endpoint(&cluster("k8s-api.example.internal:6443")).unwrap();
+        assert_eq!(e.address, Address::Name("k8s-api.example.internal".into()));
+        assert_eq!((e.port, e.field), (Some(6443), "controlPlaneEndpoint"));
+        assert_eq!(
+            ip_port(&cluster("K8s-API.example.com")),
+            (Address::Name("K8s-API.example.com".into()), None)
+        );
+    }
+
+    #[test]
+    fn a_join_configuration_names_the_endpoint_in_its_discovery() {
+        let join = indoc! {r#"
+            apiVersion: kubeadm.k8s.io/v1beta4
+            kind: JoinConfiguration
+            discovery:
+              bootstrapToken:
+                apiServerEndpoint: "192.0.2.10:6443"
+                token: abcdef.0123456789abcdef
+                caCertHashes: ["sha256:0000"]
+            controlPlane:
+              localAPIEndpoint:
+                advertiseAddress: 192.0.2.12
+        "#};
+        let e = endpoint(join).unwrap();
+        assert_eq!((e.address, e.port), (ip("192.0.2.10"), Some(6443)));
+        assert_eq!(e.field, "discovery.bootstrapToken.apiServerEndpoint");
+        // With a ClusterConfiguration beside it, both must agree.
+        let both = format!("{}---\n{join}", cluster("192.0.2.10:6443"));
+        assert_eq!(endpoint(&both).unwrap().field, "controlPlaneEndpoint");
+        let msg = error(&format!("{}---\n{join}", cluster("192.0.2.20:6443")));
+        assert!(msg.contains("disagree"), "{msg}");
+        // File discovery names no endpoint.
+        let file = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  file:\n    kubeConfigPath: /x\n";
+        let msg = error(file);
         assert!(
-            msg.contains("api.example:6443") && msg.contains("must be an IP"),
+            msg.contains("no discovery.bootstrapToken.apiServerEndpoint")
+                && msg.contains("drop --kubeadm-config and pass --vip"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn two_documents_of_one_kind_are_refused_as_kubeadm_does() {
+        let text = format!(
+            "{}---\n{}",
+            cluster("192.0.2.10:6443"),
+            cluster("192.0.2.20:6443")
+        );
+        let msg = error(&text);
+        assert!(
+            msg.contains("two ClusterConfiguration documents") && msg.contains("Fix: keep one"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn ports_out_of_range_are_named_as_ports() {
+        for (endpoint, says) in [
+            ("192.0.2.10:99999", "port 99999 is out of range"),
+            ("192.0.2.10:0", "port 0 is out of range"),
+            ("[2001:db8::10]:70000", "port 70000 is out of range"),
+            ("k8s-api.example.internal:0", "port 0 is out of range"),
+            ("192.0.2.10:https", "port \"https\" is not a number"),
+        ] {
+            let msg = error(&cluster(endpoint));
+            assert!(
+                msg.contains(says) && msg.contains("Fix:"),
+                "{endpoint}: {msg}"
+            );
+            assert!(!msg.contains("not an IP"), "{endpoint}: {msg}");
+            assert!(!msg.contains("--apiserver-port"), "{endpoint}: {msg}");
+        }
+    }
+
+    #[test]
+    fn malformed_hosts_are_errors() {
+        for (endpoint, says) in [
+            ("300.1.2.3:6443", "\"300.1.2.3\" is not an IP address"),
+            ("192.0.2:6443", "\"192.0.2\" is not an IP address"),
+            ("[2001:db8::10:6443", "no ']'"),
+            ("2001:db8::zz", "not an IPv6 address"),
+            (
+                "api_server.example.com",
+                "neither an IP address nor a DNS name",
+            ),
+            ("-api.example.com", "neither"),
+        ] {
+            let msg = error(&cluster(endpoint));
+            assert!(
+                msg.contains(says) && msg.contains("Fix:"),
+                "{endpoint}: {msg}"
+            );
+        }
     }
 
     #[test]
@@ -110,9 +369,18 @@ mod tests {
         assert!(
             endpoint("apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\n").is_err()
         );
+        let msg = error("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n");
         assert!(
-            endpoint("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n").is_err()
+            msg.contains("no controlPlaneEndpoint")
+                && msg.contains("drop --kubeadm-config and pass --vip"),
+            "{msg}"
         );
-        assert!(endpoint("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n").is_err());
+        let msg = error("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n");
+        assert!(
+            msg.contains("no ClusterConfiguration and no JoinConfiguration"),
+            "{msg}"
+        );
+        let msg = error("apiVersion: kubeadm.k8s.io/v1beta2\nkind: JoinConfiguration\n");
+        assert!(msg.contains("JoinConfiguration has apiVersion"), "{msg}");
     }
 }

@@ -9,6 +9,7 @@
 //! message names the flag or the file's key that set it.
 
 use crate::error::usage;
+use crate::kubeadm::{self, Address, Endpoint};
 use crate::paths::read_optional;
 use anyhow::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -82,6 +83,8 @@ pub struct Sources {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Take the VIP and port from controlPlaneEndpoint of a kubeadm config file
+    /// (or discovery.bootstrapToken.apiServerEndpoint of a JoinConfiguration);
+    /// when it is a DNS name, give the VIP with --vip
     #[arg(long, value_name = "FILE")]
     pub kubeadm_config: Option<PathBuf>,
     /// Remove a setting from the saved settings (or from --config FILE), so its
@@ -294,8 +297,8 @@ pub enum Origin {
     Saved(PathBuf),
     /// `--password-file FILE`.
     PasswordFile(PathBuf),
-    /// controlPlaneEndpoint of `--kubeadm-config FILE`.
-    Kubeadm(PathBuf),
+    /// The endpoint (`field`) of `--kubeadm-config FILE`.
+    Kubeadm(PathBuf, &'static str),
 }
 
 /// Where each setting came from, as far as messages need it: a key not
@@ -325,9 +328,7 @@ impl Origins {
                 format!("`{key}: {value}` in {}", path.display())
             }
             Origin::PasswordFile(path) => format!("the password in {}", path.display()),
-            Origin::Kubeadm(path) => {
-                format!("{value} (controlPlaneEndpoint in {})", path.display())
-            }
+            Origin::Kubeadm(path, field) => format!("{value} ({field} in {})", path.display()),
         }
     }
 
@@ -339,7 +340,7 @@ impl Origins {
                 format!("`{key}` in {}", path.display())
             }
             Origin::PasswordFile(path) => format!("--password-file {}", path.display()),
-            Origin::Kubeadm(path) => format!("controlPlaneEndpoint in {}", path.display()),
+            Origin::Kubeadm(path, field) => format!("{field} in {}", path.display()),
         }
     }
 
@@ -351,16 +352,19 @@ impl Origins {
             Origin::ConfigFile(path) => format!("remove `{key}` from {}", path.display()),
             Origin::Saved(path) => format!("add --unset {key} (it is saved in {})", path.display()),
             Origin::PasswordFile(_) => "drop --password-file".to_string(),
-            Origin::Kubeadm(_) => "drop --kubeadm-config".to_string(),
+            Origin::Kubeadm(..) => "drop --kubeadm-config".to_string(),
         }
     }
 }
 
-/// The settings for this run, and where they came from.
+/// The settings for this run, where they came from, and the kubeadm
+/// endpoint they took the VIP or port from.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub settings: Settings,
     pub origins: Origins,
+    /// `--kubeadm-config FILE` and the endpoint read from it.
+    pub endpoint: Option<(PathBuf, Endpoint)>,
 }
 
 impl Loaded {
@@ -438,41 +442,64 @@ pub fn load(flags: &Settings, sources: &Sources, saved: Option<&Path>) -> Result
     let mut loaded = Loaded {
         settings: base.overlay(flags),
         origins,
+        endpoint: None,
     };
     if let Some(path) = &sources.kubeadm_config {
         let text = read_input_file(path, "kubeadm config")?;
-        let (host, port) = crate::kubeadm::control_plane_endpoint(&text, path)?;
-        take_endpoint(&mut loaded, path, host, port)?;
+        let endpoint = kubeadm::endpoint(&text, path)?;
+        take_endpoint(&mut loaded, path, &endpoint)?;
+        loaded.endpoint = Some((path.clone(), endpoint));
     }
     Ok(loaded)
 }
 
-/// The VIP and the port of controlPlaneEndpoint, where nothing else sets
-/// them, or checked against what does.
-fn take_endpoint(loaded: &mut Loaded, path: &Path, host: IpAddr, port: Option<u16>) -> Result<()> {
-    let Loaded { settings, origins } = loaded;
-    let file = path.display();
-    let origin = Origin::Kubeadm(path.to_path_buf());
-    if settings.vips.is_empty() {
-        settings.vips = vec![host.to_string()];
-        origins.note("vips", origin.clone());
-    } else if !settings
-        .vips
-        .iter()
-        .any(|v| v.parse::<IpAddr>().ok() == Some(host))
-    {
-        return Err(usage!(
-            "{} conflicts with controlPlaneEndpoint {host} in {file}.\n\
-             Fix: {} (the kubeadm config already names the VIP), or make them agree.",
-            origins.subject("vips", settings.vips.join(", ")),
-            origins.unset("vips")
-        ));
+/// The VIP (unless it is a DNS name) and the port of a kubeadm endpoint,
+/// where nothing else sets them, or checked against what does.
+fn take_endpoint(loaded: &mut Loaded, path: &Path, endpoint: &Endpoint) -> Result<()> {
+    let Loaded {
+        settings, origins, ..
+    } = loaded;
+    let (file, field, text) = (path.display(), endpoint.field, &endpoint.text);
+    let origin = Origin::Kubeadm(path.to_path_buf(), field);
+    match &endpoint.address {
+        Address::Ip(ip) if settings.vips.is_empty() => {
+            settings.vips = vec![ip.to_string()];
+            origins.note("vips", origin.clone());
+        }
+        Address::Ip(ip) => {
+            if !settings
+                .vips
+                .iter()
+                .any(|v| v.parse::<IpAddr>().ok() == Some(*ip))
+            {
+                return Err(usage!(
+                    "{} conflicts with {field} {text:?} in {file}.\n\
+                     Fix: {} (the kubeadm config already names the VIP), or make them agree.",
+                    origins.subject("vips", settings.vips.join(", ")),
+                    origins.unset("vips")
+                ));
+            }
+        }
+        Address::Name(name) if settings.vips.is_empty() => {
+            let port = match endpoint.port {
+                Some(port) => format!(" (port {port} is taken from {field})"),
+                None => String::new(),
+            };
+            return Err(usage!(
+                "{field} {text:?} in {file} names the endpoint by the DNS name {name}, and no VIP was given.\n\
+                 Fix: keep the name there and give the address it resolves to, the VIP, with --vip: \
+                 `--kubeadm-config {file} --vip IP`{port}."
+            ));
+        }
+        // The VIP is the one given; what the name resolves to is checked
+        // on the host (a warning: DNS may not be set up yet).
+        Address::Name(_) => {}
     }
-    if let Some(port) = port {
+    if let Some(port) = endpoint.port {
         match settings.apiserver_port {
             Some(p) if p != i64::from(port) => {
                 return Err(usage!(
-                    "{} conflicts with port {port} of controlPlaneEndpoint in {file}.\n\
+                    "{} conflicts with port {port} of {field} {text:?} in {file}.\n\
                      Fix: {}, or make them agree.",
                     origins.subject("apiserverPort", p),
                     origins.unset("apiserverPort")

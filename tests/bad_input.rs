@@ -603,10 +603,60 @@ const CASES: &[Case] = &[
     ),
     // --kubeadm-config
     (
-        "kubeadm: DNS name",
+        "kubeadm: DNS name, no --vip",
         &["--kubeadm-config", "{f}/kubeadm-dns.yaml"],
         2,
-        &["api.example:6443", "must be an IP"],
+        &[
+            "k8s-api.example.internal:6443",
+            "DNS name",
+            "`--kubeadm-config {f}/kubeadm-dns.yaml --vip IP`",
+        ],
+    ),
+    (
+        "kubeadm: port out of range",
+        &["--kubeadm-config", "{f}/kubeadm-port-99999.yaml"],
+        2,
+        &["port 99999 is out of range", "1-65535", "!not an IP"],
+    ),
+    (
+        "kubeadm: port 0",
+        &["--kubeadm-config", "{f}/kubeadm-port-0.yaml"],
+        2,
+        &[
+            "controlPlaneEndpoint",
+            "port 0 is out of range",
+            "!--apiserver-port",
+        ],
+    ),
+    (
+        "kubeadm: two ClusterConfigurations",
+        &["--kubeadm-config", "{f}/kubeadm-twice.yaml"],
+        2,
+        &["two ClusterConfiguration documents", "keep one"],
+    ),
+    (
+        "kubeadm: join by file discovery names no endpoint",
+        &["--kubeadm-config", "{f}/kubeadm-join-file.yaml"],
+        2,
+        &[
+            "no discovery.bootstrapToken.apiServerEndpoint",
+            "drop --kubeadm-config and pass --vip",
+        ],
+    ),
+    (
+        "kubeadm: join endpoint conflicting with --vip",
+        &[
+            "--kubeadm-config",
+            "{f}/kubeadm-join.yaml",
+            "--vip",
+            "192.0.2.20",
+        ],
+        2,
+        &[
+            "192.0.2.20",
+            "discovery.bootstrapToken.apiServerEndpoint",
+            "conflicts",
+        ],
     ),
     (
         "kubeadm: port conflicting with a --config file's",
@@ -682,7 +732,12 @@ fn fixtures(dir: &Path) {
         ("vips-string.yaml", "vips: 192.0.2.10\n"),
         ("garbage.yaml", "{{{ not yaml\n"),
         ("bad-vip.yaml", "vips: [192.0.2.999]\n"),
-        ("kubeadm-dns.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: api.example:6443\n"),
+        ("kubeadm-dns.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: k8s-api.example.internal:6443\n"),
+        ("kubeadm-port-99999.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:99999\n"),
+        ("kubeadm-port-0.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:0\n"),
+        ("kubeadm-twice.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.20:6443\n"),
+        ("kubeadm-join-file.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  file:\n    kubeConfigPath: cluster-info.yaml\n"),
+        ("kubeadm-join.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: 192.0.2.10:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n"),
         ("password", "abc123\n"),
         ("password-v3.yaml", "vips: [192.0.2.10]\npassword: abc123\n"),
         ("empty.yaml", ""),

@@ -115,7 +115,11 @@ impl Rendered {
     /// The same from settings that know where each value came from.
     pub fn from_loaded(loaded: Loaded, host: &dyn Host, on_this_host: bool) -> Result<Rendered> {
         let config = Config::validate_from(&loaded.settings, &loaded.origins)?;
-        let node = node::resolve(&config, &host.interfaces()?, on_this_host)?;
+        let mut node = node::resolve(&config, &host.interfaces()?, on_this_host)?;
+        if let Some((path, endpoint)) = &loaded.endpoint {
+            node.warnings
+                .extend(endpoint_warning(path, endpoint, &config.vips, host));
+        }
         let keepalived_conf = keepalived::render(&node);
         Ok(Rendered {
             settings: loaded.settings,
@@ -143,6 +147,39 @@ impl Rendered {
             (relative, content)
         })
     }
+}
+
+/// A kubeadm endpoint that names a DNS name should lead to a VIP. Where
+/// the name resolves on this host and none of its addresses is a VIP,
+/// clients using the name miss the VIP: a warning (DNS may be fixed
+/// later). A name that does not resolve (yet) says nothing.
+fn endpoint_warning(
+    path: &Path,
+    endpoint: &crate::kubeadm::Endpoint,
+    vips: &[std::net::IpAddr],
+    host: &dyn Host,
+) -> Option<String> {
+    let crate::kubeadm::Address::Name(name) = &endpoint.address else {
+        return None;
+    };
+    let addrs = host.resolve(name);
+    if addrs.is_empty() || addrs.iter().any(|a| vips.contains(a)) {
+        return None;
+    }
+    let list = |ips: &[std::net::IpAddr]| {
+        ips.iter()
+            .map(|ip| ip.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "{} {name} (in {}) resolves on this host to {}, which is not the VIP {}: clients that use the name \
+         will not reach the VIP. Fix: point the name's DNS record (or /etc/hosts entry) at the VIP.",
+        endpoint.field,
+        path.display(),
+        list(&addrs),
+        list(vips)
+    ))
 }
 
 /// Writing to the host's own /etc needs root; another `--root` does not.

@@ -537,6 +537,120 @@ fn saved(root: &Path) -> String {
     std::fs::read_to_string(root.join(SAVED_CONFIG)).unwrap()
 }
 
+/// Item 4: a DNS name in controlPlaneEndpoint. The VIP comes from --vip,
+/// the port from the endpoint; the error without --vip says exactly that.
+#[test]
+fn a_dns_name_in_the_kubeadm_endpoint_takes_the_vip_from_vip_and_the_port_from_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = &dir.path().join("root");
+    let kubeadm = file(
+        dir.path(),
+        "kubeadm.yaml",
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n\
+         controlPlaneEndpoint: k8s-api.example.internal:8443\n",
+    );
+    let msg = usage_error(r, &["install", "--kubeadm-config", &kubeadm]);
+    assert!(
+        msg.contains("k8s-api.example.internal")
+            && msg.contains(&format!("`--kubeadm-config {kubeadm} --vip IP`")),
+        "{msg}"
+    );
+    // Following the fix works.
+    ok(
+        r,
+        &[
+            "install",
+            "--kubeadm-config",
+            &kubeadm,
+            "--vip",
+            "192.0.2.10",
+        ],
+    );
+    let settings = saved(r);
+    assert!(
+        settings.contains("vips:\n- 192.0.2.10\n") && settings.contains("apiserverPort: 8443\n"),
+        "{settings}"
+    );
+    // The port still must agree with one given.
+    let msg = usage_error(
+        r,
+        &[
+            "install",
+            "--kubeadm-config",
+            &kubeadm,
+            "--vip",
+            "192.0.2.10",
+            "--apiserver-port",
+            "6443",
+        ],
+    );
+    assert!(
+        msg.contains("--apiserver-port 6443 conflicts with port 8443"),
+        "{msg}"
+    );
+
+    // What the name resolves to on this host: a warning when it is not a VIP.
+    let warnings = |host: FakeHost| {
+        let flags = crate::settings::Settings {
+            vips: vec!["192.0.2.10".into()],
+            ..Default::default()
+        };
+        let sources = crate::settings::Sources {
+            kubeadm_config: Some(kubeadm.clone().into()),
+            ..Default::default()
+        };
+        super::Rendered::prepare(&flags, &sources, None, &host, true)
+            .unwrap()
+            .node
+            .warnings
+    };
+    let name = "k8s-api.example.internal";
+    assert!(warnings(host()).is_empty(), "a name that does not resolve");
+    assert!(warnings(host().resolves(name, &["192.0.2.10"])).is_empty());
+    let found = warnings(host().resolves(name, &["198.51.100.7", "2001:db8::7"]));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("k8s-api.example.internal")
+            && found[0].contains("198.51.100.7, 2001:db8::7")
+            && found[0].contains("not the VIP 192.0.2.10"),
+        "{found:?}"
+    );
+}
+
+/// Item 5: a joining master's file has only a JoinConfiguration; its
+/// discovery names the endpoint.
+#[test]
+fn a_join_configuration_alone_gives_the_vip_and_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = &dir.path().join("root");
+    let join = file(
+        dir.path(),
+        "join.yaml",
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    \
+         apiServerEndpoint: 192.0.2.10:8443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n\
+         controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: 192.0.2.11\n",
+    );
+    ok(r, &["install", "--kubeadm-config", &join]);
+    let settings = saved(r);
+    assert!(
+        settings.contains("vips:\n- 192.0.2.10\n") && settings.contains("apiserverPort: 8443\n"),
+        "{settings}"
+    );
+    // With --vip as well (agreeing).
+    ok(
+        r,
+        &["install", "--kubeadm-config", &join, "--vip", "192.0.2.10"],
+    );
+    let msg = usage_error(
+        r,
+        &["install", "--kubeadm-config", &join, "--vip", "192.0.2.20"],
+    );
+    assert!(
+        msg.contains("--vip 192.0.2.20 conflicts with discovery.bootstrapToken.apiServerEndpoint"),
+        "{msg}"
+    );
+}
+
 /// Item 7: saved settings can be unset, and a Fix about a saved value
 /// says how (the `--unset` it names works).
 #[test]

@@ -379,8 +379,6 @@ fn the_manifest_s_command_line_is_one_the_agent_accepts() {
     }
 }
 
-// Issue 23: what a new user hits with kubeadm configs and saved settings.
-
 /// status reports what it can, always: with the saved interface gone it
 /// still lists the files and flags the interface (exit 1, not 2), and its
 /// Fix is a command that exists.

@@ -4,7 +4,10 @@
 //! anything on disk is touched.
 
 use crate::error::usage;
-use crate::paths::{DEFAULT_AGENT_LISTEN, DEFAULT_APISERVER_PORT, DEFAULT_IMAGE_REPO};
+use crate::paths::{
+    DEFAULT_AGENT_LISTEN, DEFAULT_AGENT_PORT, DEFAULT_APISERVER_PORT, DEFAULT_IMAGE_REPO,
+    KUBERNETES_PORTS,
+};
 use crate::settings::{Origin, Origins, Settings};
 use anyhow::Result;
 use std::net::IpAddr;
@@ -135,6 +138,7 @@ impl Config {
                 )),
             },
         };
+        check_ports(s, apiserver_port, agent_listen, o)?;
         let password = s
             .password
             .as_deref()
@@ -154,6 +158,65 @@ impl Config {
             password,
         })
     }
+}
+
+/// The agent's port and kube-apiserver's are theirs alone: two servers on
+/// one port means one of them fails to start (kube-apiserver, if it is the
+/// agent's port: the agent's pod starts first), and an apiserver port that
+/// is the agent's makes the agent check itself, never kube-apiserver.
+fn check_ports(
+    s: &Settings,
+    apiserver_port: u16,
+    agent: std::net::SocketAddr,
+    o: &Origins,
+) -> Result<()> {
+    let owner = |port: u16| {
+        KUBERNETES_PORTS
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map(|(_, who)| *who)
+    };
+    let port = match DEFAULT_AGENT_PORT {
+        p if p == apiserver_port => p + 1,
+        p => p,
+    };
+    let move_agent = format!(
+        "Fix: give the agent a port nothing else uses, e.g. {}.",
+        o.subject("agentListen", std::net::SocketAddr::new(agent.ip(), port))
+    );
+    let agent_takes = |whose: String, first: &str| {
+        usage!(
+            "{} uses {whose}: two servers cannot listen on one port, and whichever starts second \
+             fails{first}.\n{move_agent}",
+            o.subject("agentListen", agent)
+        )
+    };
+    if agent.port() == apiserver_port && s.agent_listen.is_some() {
+        return Err(agent_takes(
+            format!("{apiserver_port}, kube-apiserver's port"),
+            " (kubelet starts the agent's pod before kube-apiserver's)",
+        ));
+    }
+    if agent.port() == apiserver_port {
+        return Err(usage!(
+            "{} is where the agent listens ({agent}), so the agent would check itself, never \
+             kube-apiserver.\nFix: give the port kube-apiserver listens on (its --secure-port, 6443 by \
+             default), or move the agent with --agent-listen.",
+            o.subject("apiserverPort", apiserver_port)
+        ));
+    }
+    if let Some(who) = owner(agent.port()) {
+        return Err(agent_takes(format!("{}, {who}", agent.port()), ""));
+    }
+    if let Some(who) = owner(apiserver_port) {
+        return Err(usage!(
+            "{} is {who}, not kube-apiserver's: the agent would ask the wrong server whether \
+             kube-apiserver is ready.\nFix: give the port kube-apiserver listens on (its --secure-port, \
+             6443 by default).",
+            o.subject("apiserverPort", apiserver_port)
+        ));
+    }
+    Ok(())
 }
 
 pub fn default_image() -> String {
@@ -505,6 +568,36 @@ mod tests {
         ] {
             assert_eq!(label_device(not_a_label), None, "{not_a_label}");
         }
+    }
+
+    #[test]
+    fn ports_the_agent_and_the_apiserver_would_share_are_refused() {
+        let with = |apiserver: Option<i64>, agent: Option<&str>| {
+            Config::validate(&Settings {
+                apiserver_port: apiserver,
+                agent_listen: agent.map(String::from),
+                ..settings(&["192.0.2.10"])
+            })
+        };
+        for (apiserver, agent, says) in [
+            (None, Some("0.0.0.0:6443"), "kube-apiserver's port"),
+            (Some(8443), Some("127.0.0.1:8443"), "kube-apiserver's port"),
+            (None, Some("0.0.0.0:10250"), "kubelet's API port"),
+            (Some(10290), None, "check itself"),
+            (Some(2379), None, "etcd's client port"),
+        ] {
+            let err = with(apiserver, agent).unwrap_err();
+            assert!(crate::error::is_usage(&err), "{err:#}");
+            let msg = err.to_string();
+            assert!(msg.contains(says) && msg.contains("Fix:"), "{msg}");
+        }
+        // Both on the agent's default port: the fix offers another one.
+        let msg = with(Some(10290), Some("127.0.0.1:10290"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("e.g. --agent-listen 127.0.0.1:10291"), "{msg}");
+        assert!(with(Some(8443), Some("0.0.0.0:10291")).is_ok());
+        assert!(with(None, Some("[::]:10290")).is_ok());
     }
 
     #[test]

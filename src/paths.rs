@@ -89,6 +89,21 @@ pub const DEFAULT_APISERVER_PORT: u16 = 6443;
 pub const DEFAULT_AGENT_PORT: u16 = 10290;
 /// Loopback: status and the livenessProbe come from this node.
 pub const DEFAULT_AGENT_LISTEN: &str = "127.0.0.1:10290";
+/// What else listens on a kubeadm control-plane node, at its default
+/// port: the agent must take none of these (its pod starts before the
+/// others and would keep the port), and kube-apiserver is on none.
+pub const KUBERNETES_PORTS: [(u16, &str); 10] = [
+    (2379, "etcd's client port"),
+    (2380, "etcd's peer port"),
+    (2381, "etcd's metrics port"),
+    (10248, "kubelet's health port"),
+    (10249, "kube-proxy's metrics port"),
+    (10250, "kubelet's API port"),
+    (10256, "kube-proxy's health port"),
+    (10257, "kube-controller-manager's port"),
+    (10258, "cloud-controller-manager's port"),
+    (10259, "kube-scheduler's port"),
+];
 
 /// A host path as the node sees it: `etc/kubealived` → `/etc/kubealived`.
 pub fn on_node(relative: &str) -> String {
@@ -143,5 +158,8 @@ mod tests {
         assert!(BINARY_IN_IMAGE.ends_with(&format!("/{NAME}")));
         assert!(BINARY_ON_HOST.ends_with(&format!("/{NAME}")));
         assert!(DEFAULT_AGENT_LISTEN.ends_with(&format!(":{DEFAULT_AGENT_PORT}")));
+        for (port, _) in KUBERNETES_PORTS {
+            assert!(port != DEFAULT_AGENT_PORT && port != DEFAULT_APISERVER_PORT);
+        }
     }
 }

@@ -354,6 +354,66 @@ const CASES: &[Case] = &[
         &["--agent-listen \"127.0.0.1:0\"", "Fix:"],
     ),
     (
+        "agent-listen: kube-apiserver's port",
+        &["--agent-listen", "0.0.0.0:6443"],
+        2,
+        &[
+            "--agent-listen 0.0.0.0:6443",
+            "kube-apiserver's port",
+            "Fix:",
+            ":10290",
+        ],
+    ),
+    (
+        "agent-listen: the --apiserver-port given",
+        &[
+            "--apiserver-port",
+            "8443",
+            "--agent-listen",
+            "127.0.0.1:8443",
+        ],
+        2,
+        &[
+            "--agent-listen 127.0.0.1:8443",
+            "kube-apiserver's port",
+            ":10290",
+        ],
+    ),
+    (
+        "agent-listen: kubelet's port",
+        &["--agent-listen", "0.0.0.0:10250"],
+        2,
+        &[
+            "--agent-listen 0.0.0.0:10250",
+            "kubelet's API port",
+            ":10290",
+        ],
+    ),
+    (
+        "agent-listen: kubelet's health port",
+        &["--agent-listen", "127.0.0.1:10248"],
+        2,
+        &["10248", "kubelet's health port"],
+    ),
+    (
+        "agent-listen: etcd's port",
+        &["--agent-listen", "[::1]:2379"],
+        2,
+        &["[::1]:2379", "etcd's client port"],
+    ),
+    (
+        "apiserver-port: the agent's port",
+        &["--apiserver-port", "10290"],
+        2,
+        &["--apiserver-port 10290", "check itself", "--agent-listen"],
+    ),
+    (
+        "apiserver-port: kubelet's port",
+        &["--apiserver-port", "10250"],
+        2,
+        &["--apiserver-port 10250", "kubelet's API port", "6443"],
+    ),
+    (
         "advert-interval: 0",
         &["--advert-interval", "0"],
         2,

@@ -18,7 +18,7 @@ use crate::host::Host;
 use crate::node::{self, Node};
 use crate::paths::{Root, KEEPALIVED_CONF, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::render::{keepalived, manifest};
-use crate::settings::{self, Loaded, Settings, Sources};
+use crate::settings::{self, Loaded, Origins, Settings, Sources};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -86,6 +86,8 @@ impl RootArgs {
 /// Everything install, render and status compute before touching anything.
 pub struct Rendered {
     pub settings: Settings,
+    /// Where each setting came from, for messages after validation.
+    pub origins: Origins,
     pub node: Node,
     pub keepalived_conf: String,
 }
@@ -123,6 +125,7 @@ impl Rendered {
         let keepalived_conf = keepalived::render(&node);
         Ok(Rendered {
             settings: loaded.settings,
+            origins: loaded.origins,
             node,
             keepalived_conf,
         })

@@ -48,9 +48,11 @@ pub fn run(args: &RenderArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()
         Kind::Daemonset => {
             if !rendered.node.peers.is_empty() {
                 return Err(usage!(
-                    "--peer cannot be used with --kind daemonset: one ConfigMap serves every master, \
+                    "{} cannot be used with --kind daemonset: one ConfigMap serves every master, \
                      so no node's own address can be left out of its peer list.\n\
-                     Fix: drop --peer (multicast), or use the static pod (`kubealived install`)."
+                     Fix: {} (multicast), or use the static pod (`kubealived install`).",
+                    rendered.origins.name("peers"),
+                    rendered.origins.unset("peers")
                 ));
             }
             let conf = keepalived::render_for_daemonset(&rendered.node);

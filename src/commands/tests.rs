@@ -846,3 +846,40 @@ fn messages_name_the_file_key_a_value_came_from() {
     let msg = usage_error(r, &["install", "--router-id", "0"]);
     assert!(msg.starts_with("--router-id 0 is out of range"), "{msg}");
 }
+
+/// Item 13: render's refusal of peers in a DaemonSet names where the
+/// peers came from, and its fix removes them there.
+#[test]
+fn render_daemonset_names_where_the_peers_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = file(
+        dir.path(),
+        "peers.yaml",
+        "vips: [192.0.2.10]\npeers: [192.0.2.11, 192.0.2.12]\n",
+    );
+    let from_file = render(&["--kind", "daemonset", "--config", &config])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        from_file.starts_with(&format!("`peers` in {config} cannot be used"))
+            && from_file.contains(&format!("Fix: remove `peers` from {config} (multicast)")),
+        "{from_file}"
+    );
+    let flags = ["--kind", "daemonset", "--vip", "192.0.2.10"];
+    let from_flag = render(
+        &[
+            &flags[..],
+            &["--peer", "192.0.2.11", "--peer", "192.0.2.12"],
+        ]
+        .concat(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        from_flag.contains("Fix: drop --peer (multicast)"),
+        "{from_flag}"
+    );
+    // Following the fix works.
+    let args = [&flags[..], &["--config", &config, "--unset", "peers"]].concat();
+    assert!(render(&args).unwrap().contains("kind: DaemonSet"));
+}

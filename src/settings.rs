@@ -113,7 +113,7 @@ impl Settings {
             advert_interval: Some(0.3),
             vrrp_version: Some(2),
             apiserver_port: Some(6443),
-            image: Some("registry.example/kubealived:1.0".into()),
+            image: Some("registry.example.com/kubealived:1.0".into()),
             agent_listen: Some("127.0.0.1:10290".into()),
             password: Some("s3cr3t".into()),
         }
@@ -229,12 +229,13 @@ fn example_line(key: &str) -> String {
     format!("{key}: {shown}")
 }
 
-/// The long flag of the config.yaml key `key`: `vips` → `--vip`.
+/// The long flag of the config.yaml key `key`: `vips` → `--vip`. Only
+/// used in messages, so a key that is no setting is shown as it is.
 pub fn flag(key: &str) -> String {
-    let (_, long) = long_flags()
+    let long = long_flags()
         .iter()
         .find(|(k, _)| *k == key)
-        .unwrap_or_else(|| panic!("{key} is not a setting"));
+        .map_or(key, |(_, long)| long);
     format!("--{long}")
 }
 
@@ -590,6 +591,59 @@ mod tests {
         assert_eq!(flags.len(), 15, "{flags:?}");
         // The example shows every key, for the messages about a file's types.
         assert_eq!(Settings::example().set_keys(), Settings::keys());
+    }
+
+    #[test]
+    fn origins_name_a_value_by_its_flag_or_its_file_key() {
+        assert_eq!(flag("vips"), "--vip");
+        assert_eq!(flag("peers"), "--peer");
+        assert_eq!(flag("routerId"), "--router-id");
+        assert_eq!(flag("agentListen"), "--agent-listen");
+        let mut o = Origins::default();
+        assert_eq!(o.subject("priority", 0), "--priority 0");
+        assert_eq!(o.unset("password"), "drop --password");
+        o.note("priority", Origin::ConfigFile("c.yaml".into()));
+        o.note("password", Origin::Saved("config.yaml".into()));
+        assert_eq!(o.subject("priority", 0), "`priority: 0` in c.yaml");
+        assert_eq!(o.name("priority"), "`priority` in c.yaml");
+        assert_eq!(o.unset("priority"), "remove `priority` from c.yaml");
+        assert_eq!(
+            o.unset("password"),
+            "add --unset password (it is saved in config.yaml)"
+        );
+    }
+
+    #[test]
+    fn unset_takes_keys_or_flag_names_and_removes_them_from_the_base() {
+        let cli = Cli::parse_from(["x", "--unset", "password,peer", "--unset", "router-id"]);
+        assert_eq!(cli.sources.unset, ["password", "peers", "routerId"]);
+        assert!(Cli::try_parse_from(["x", "--unset", "vip-address"]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("config.yaml");
+        let base = Settings {
+            vips: vec!["192.0.2.10".into()],
+            peers: vec!["192.0.2.11".into()],
+            password: Some("abc123".into()),
+            vrrp_version: Some(2),
+            ..Default::default()
+        };
+        std::fs::write(&saved, base.to_yaml()).unwrap();
+        let flags = Settings {
+            vrrp_version: Some(3),
+            ..Default::default()
+        };
+        let loaded = load(&flags, &cli.sources, Some(&saved)).unwrap();
+        assert_eq!(
+            loaded.settings,
+            Settings {
+                vips: vec!["192.0.2.10".into()],
+                vrrp_version: Some(3),
+                ..Default::default()
+            }
+        );
+        assert_eq!(loaded.origins.of("vips"), &Origin::Saved(saved.clone()));
+        assert_eq!(loaded.origins.of("vrrpVersion"), &Origin::Flag);
+        assert_eq!(loaded.origins.base, Some(Origin::Saved(saved)));
     }
 
     #[test]

@@ -401,9 +401,9 @@ pub fn read_saved(path: &Path) -> Result<Option<Settings>> {
 }
 
 /// Gather the settings for this run. With `--config`, that file is the base;
-/// otherwise, when no VIP is given, the saved settings are (so `install`
-/// alone re-applies them); `--unset` takes keys out of the base; flags
-/// override it.
+/// otherwise the saved settings are (so `install` alone re-applies them,
+/// and `install --vip X` keeps the saved peers and VRRP version);
+/// `--unset` takes keys out of the base; flags override it.
 pub fn load(flags: &Settings, sources: &Sources, saved: Option<&Path>) -> Result<Loaded> {
     let (base, base_origin) = if let Some(path) = &sources.config {
         let text = read_input_file(path, "config file")?;
@@ -411,7 +411,11 @@ pub fn load(flags: &Settings, sources: &Sources, saved: Option<&Path>) -> Result
             Settings::from_yaml(&text, path)?,
             Some(Origin::ConfigFile(path.clone())),
         )
-    } else if flags.vips.is_empty() && sources.kubeadm_config.is_none() {
+    } else {
+        // The saved settings are the base whatever the flags say: a
+        // re-run of the quick-start line (`install --vip X`) on a node
+        // installed with --peer or VRRPv2 must not switch it to multicast
+        // v3 and split the cluster. `--unset KEY` drops what should go.
         match saved.map(|path| (path, read_saved(path))) {
             Some((path, found)) => match found? {
                 Some(settings) => (settings, Some(Origin::Saved(path.to_path_buf()))),
@@ -419,8 +423,6 @@ pub fn load(flags: &Settings, sources: &Sources, saved: Option<&Path>) -> Result
             },
             None => (Settings::default(), None),
         }
-    } else {
-        (Settings::default(), None)
     };
     let base = base.without(&sources.unset);
     let mut origins = Origins {

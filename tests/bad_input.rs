@@ -663,8 +663,14 @@ const CASES: &[Case] = &[
     ),
     // --kubeadm-config
     (
+        // The saved VIP would do; without it the name alone names none.
         "kubeadm: DNS name, no --vip",
-        &["--kubeadm-config", "{f}/kubeadm-dns.yaml"],
+        &[
+            "--kubeadm-config",
+            "{f}/kubeadm-dns.yaml",
+            "--unset",
+            "vips",
+        ],
         2,
         &[
             "k8s-api.example.internal:6443",

@@ -218,6 +218,55 @@ fn kubealived_on(host: &FakeHost, root: &Path, args: &[&str]) -> (Result<()>, St
     (result, String::from_utf8(out).unwrap())
 }
 
+/// keepalived's verdict, where the host has one, comes before any write;
+/// what it says reaches the message, the password never does.
+#[test]
+fn install_refuses_a_config_keepalived_rejects_and_writes_nothing() {
+    use crate::host::ConfigTest;
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let said = "(keepalived.conf: Line 19) WARNING - interface eth0 for vrrp_instance kubealived \
+                doesn't exist\nNon-existent interface specified in configuration";
+    let rejecting = host().keepalived_says(ConfigTest::Failed(said.into()));
+    for dry_run in [true, false] {
+        let mut args = vec!["install", "--vip", "192.0.2.10"];
+        args.extend(dry_run.then_some("--dry-run"));
+        let (result, out) = kubealived_on(&rejecting, r, &args);
+        let err = result.unwrap_err();
+        assert!(crate::error::is_usage(&err), "{err:#}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(said) && msg.contains("Fix:") && msg.contains("render --keepalived-conf"),
+            "{msg}"
+        );
+        assert!(out.is_empty(), "{out}");
+        assert!(std::fs::read_dir(r).unwrap().next().is_none(), "wrote");
+    }
+
+    let leaky = host().keepalived_says(ConfigTest::Failed(
+        "(Line 30) auth_pass 'Pw-8c3x9' is odd".into(),
+    ));
+    let args = [
+        "install",
+        "--vip",
+        "192.0.2.10",
+        "--vrrp-version",
+        "2",
+        "--password",
+        "Pw-8c3x9",
+    ];
+    let msg = kubealived_on(&leaky, r, &args).0.unwrap_err().to_string();
+    assert!(
+        !msg.contains("Pw-8c3x9") && msg.contains("auth_pass '<password>' is odd"),
+        "{msg}"
+    );
+
+    // Accepted, even with a remark: installed.
+    let accepting = host().keepalived_says(ConfigTest::Passed("a remark".into()));
+    let (result, out) = kubealived_on(&accepting, r, &["install", "--vip", "192.0.2.10"]);
+    assert!(result.is_ok() && out.contains("created"), "{out}");
+}
+
 #[test]
 fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
     use crate::paths::IMAGE_ARCHIVE;
@@ -882,4 +931,54 @@ fn render_daemonset_names_where_the_peers_came_from() {
     // Following the fix works.
     let args = [&flags[..], &["--config", &config, "--unset", "peers"]].concat();
     assert!(render(&args).unwrap().contains("kind: DaemonSet"));
+}
+
+/// The quick-start line run again on a node installed with unicast peers
+/// and VRRPv2 keeps them: switching one master to multicast v3 would make
+/// it deaf to the others, and two masters would hold the VIP. Dropping
+/// them takes --unset.
+#[test]
+fn the_quick_start_line_again_keeps_the_saved_transport() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    ok(
+        r,
+        &[
+            "install",
+            "--vip",
+            "192.0.2.10",
+            "--peer",
+            "192.0.2.11",
+            "--peer",
+            "192.0.2.12",
+            "--vrrp-version",
+            "2",
+            "--password",
+            "abc123",
+        ],
+    );
+    let conf = || std::fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
+    let before = conf();
+    let out = ok(r, &["install", "--vip", "192.0.2.10"]);
+    assert_eq!(
+        conf(),
+        before,
+        "the same line changed keepalived.conf:\n{out}"
+    );
+    assert!(
+        out.contains("VRRPv2") && out.contains("unicast to 192.0.2.12"),
+        "{out}"
+    );
+    let out = ok(
+        r,
+        &[
+            "install",
+            "--vip",
+            "192.0.2.10",
+            "--unset",
+            "peers,password,vrrp-version",
+        ],
+    );
+    assert!(out.contains("VRRPv3") && out.contains("multicast"), "{out}");
+    assert!(!conf().contains("unicast_peer"), "{}", conf());
 }

@@ -4,14 +4,14 @@
 
 use crate::node::Node;
 use crate::paths::{
-    on_node, BINARY_IN_IMAGE, CONFIG_DIR, CONFIG_DIR_IN_POD, CONFIG_HASH_ANNOTATION,
-    KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, NAME, NAMESPACE,
+    on_node, AGENT_RUN_DIR, BINARY_IN_IMAGE, CONFIG_DIR, CONFIG_DIR_IN_POD,
+    CONFIG_HASH_ANNOTATION, KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, NAME, NAMESPACE,
 };
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, HTTPGetAction, HostPathVolumeSource,
-    Pod, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SecurityContext, Toleration,
-    Volume, VolumeMount,
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource,
+    HTTPGetAction, HostPathVolumeSource, Pod, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -80,11 +80,21 @@ fn container(node: &Node) -> Container {
         // NET_ADMIN adds and removes the VIP (without it keepalived claims
         // MASTER and black-holes the VIP); NET_RAW sends VRRP (without it
         // keepalived exits). No health-check script runs any more, so
-        // nothing needs SETGID.
+        // nothing needs SETGID. Hardened as any root pod on a master should
+        // be: the runtime's default seccomp profile, no privilege
+        // escalation, a read-only root; the one place it writes (track
+        // file, FIFO, pid files) is a memory-backed emptyDir, so a full
+        // node disk cannot stop it writing its readiness.
         security_context: Some(SecurityContext {
             capabilities: Some(Capabilities {
                 add: Some(vec!["NET_ADMIN".into(), "NET_RAW".into()]),
                 drop: Some(vec!["ALL".into()]),
+            }),
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                localhost_profile: None,
             }),
             ..Default::default()
         }),
@@ -104,19 +114,32 @@ fn container(node: &Node) -> Container {
             failure_threshold: Some(3),
             ..Default::default()
         }),
+        // The limit bounds what a misbehaving agent or keepalived can take
+        // from the master: both together use well under 32 MiB.
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([
                 ("cpu".to_string(), Quantity("10m".into())),
                 ("memory".to_string(), Quantity("16Mi".into())),
             ])),
+            limits: Some(BTreeMap::from([(
+                "memory".to_string(),
+                Quantity("128Mi".into()),
+            )])),
             ..Default::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "config".into(),
-            mount_path: CONFIG_DIR_IN_POD.into(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "config".into(),
+                mount_path: CONFIG_DIR_IN_POD.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
+            VolumeMount {
+                name: "run".into(),
+                mount_path: AGENT_RUN_DIR.into(),
+                ..Default::default()
+            },
+        ]),
         ..Default::default()
     }
 }
@@ -131,7 +154,17 @@ fn pod_spec(node: &Node, config: Volume) -> PodSpec {
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         containers: vec![container(node)],
-        volumes: Some(vec![config]),
+        volumes: Some(vec![
+            config,
+            Volume {
+                name: "run".into(),
+                empty_dir: Some(EmptyDirVolumeSource {
+                    medium: Some("Memory".into()),
+                    size_limit: Some(Quantity("1Mi".into())),
+                }),
+                ..Default::default()
+            },
+        ]),
         ..Default::default()
     }
 }

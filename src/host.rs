@@ -1,6 +1,6 @@
-//! The boundary to the machine: its interfaces and addresses, and its
-//! container runtime. Everything else is pure, so tests can hand in a
-//! [`FakeHost`].
+//! The boundary to the machine: its interfaces and addresses, its
+//! container runtime, and the keepalived installed on it. Everything else
+//! is pure, so tests can hand in a [`FakeHost`].
 
 use crate::paths::Root;
 use crate::runtime::Runtime;
@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
@@ -22,10 +23,35 @@ pub trait Host {
     fn interfaces(&self) -> Result<Vec<Interface>>;
     /// The container runtime whose socket answers under `root`, if any.
     fn runtime(&self, root: &Root) -> Option<Box<dyn Runtime>>;
+    /// keepalived's own verdict on a keepalived.conf (`keepalived
+    /// --config-test`), by the keepalived installed here, if any. It checks
+    /// the interfaces against this network namespace, so it judges a
+    /// config for this host only.
+    fn test_keepalived_conf(&self, conf: &str) -> ConfigTest;
     /// The addresses a DNS name resolves to here (the system resolver:
     /// /etc/hosts, DNS); empty when it does not resolve.
     fn resolve(&self, name: &str) -> Vec<IpAddr>;
 }
+
+/// What keepalived said about a keepalived.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigTest {
+    /// Not checked: no keepalived on this host (kubealived needs none:
+    /// keepalived runs in the image), one too old to judge this config, or
+    /// one that could not run (then why, for a warning).
+    Skipped(Option<String>),
+    /// Accepted; anything keepalived said all the same.
+    Passed(String),
+    /// Rejected, in keepalived's words.
+    Failed(String),
+}
+
+/// The oldest keepalived whose verdict counts: the image's (Debian 12's
+/// 2.2.7). An older one may reject keywords the image's knows.
+pub const KEEPALIVED_CHECKED_SINCE: (u32, u32) = (2, 2);
+/// A config test takes milliseconds; a keepalived that hangs must not
+/// hang install (the boot unit runs it).
+const KEEPALIVED_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The machine we run on: its devices from getifaddrs(3), their addresses
 /// from rtnetlink.
@@ -66,6 +92,13 @@ impl Host for RealHost {
         crate::runtime::find(root)
     }
 
+    fn test_keepalived_conf(&self, conf: &str) -> ConfigTest {
+        match find_program("keepalived") {
+            None => ConfigTest::Skipped(None),
+            Some(keepalived) => keepalived_config_test(&keepalived, conf),
+        }
+    }
+
     fn resolve(&self, name: &str) -> Vec<IpAddr> {
         use std::net::ToSocketAddrs;
         let mut found: Vec<IpAddr> = Vec::new();
@@ -75,6 +108,95 @@ impl Host for RealHost {
             }
         }
         found
+    }
+}
+
+/// A program on PATH, or in the sbin directories a root shell has there
+/// (keepalived lives in /usr/sbin; sudo and systemd put it on PATH, a
+/// plain user's shell may not).
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// `keepalived --version` says `Keepalived v2.2.7 (01/16,2022)`.
+fn keepalived_version(said: &str) -> Option<(u32, u32)> {
+    let version = said.split_whitespace().find_map(|w| w.strip_prefix('v'))?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
+}
+
+/// Runs `keepalived --config-test` on a private temp copy of `conf`.
+fn keepalived_config_test(keepalived: &Path, conf: &str) -> ConfigTest {
+    use std::process::{Command, Stdio};
+    let version = Command::new(keepalived)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output();
+    let said =
+        version.map(|o| String::from_utf8_lossy(&[o.stdout, o.stderr].concat()).into_owned());
+    match said.as_deref().ok().and_then(keepalived_version) {
+        Some(v) if v >= KEEPALIVED_CHECKED_SINCE => {}
+        _ => return ConfigTest::Skipped(None),
+    }
+    let run = || -> Result<(bool, String)> {
+        // Private: a VRRPv2 config holds the password.
+        let dir = std::env::temp_dir();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let path = dir.join(format!(".kubealived-{}-{stamp}.conf", std::process::id()));
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?
+        };
+        let result = (|| {
+            std::io::Write::write_all(&mut file, conf.as_bytes())?;
+            drop(file);
+            let mut child = Command::new(keepalived)
+                .arg("--config-test")
+                .arg(format!("--use-file={}", path.display()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let start = std::time::Instant::now();
+            while child.try_wait()?.is_none() {
+                if start.elapsed() > KEEPALIVED_TEST_TIMEOUT {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    anyhow::bail!("it did not finish within {KEEPALIVED_TEST_TIMEOUT:?}");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let out = child.wait_with_output()?;
+            let said = String::from_utf8_lossy(&[out.stdout, out.stderr].concat())
+                .replace(&path.display().to_string(), "keepalived.conf");
+            let said = match (out.status.success(), said.trim()) {
+                (false, "") => format!("keepalived --config-test failed ({})", out.status),
+                (_, said) => said.to_string(),
+            };
+            Ok((out.status.success(), said))
+        })();
+        let _ = std::fs::remove_file(&path);
+        result
+    };
+    match run() {
+        Ok((true, said)) => ConfigTest::Passed(said),
+        Ok((false, said)) => ConfigTest::Failed(said),
+        Err(e) => ConfigTest::Skipped(Some(format!(
+            "keepalived.conf was not checked with {}: {e:#}",
+            keepalived.display()
+        ))),
     }
 }
 
@@ -174,6 +296,8 @@ pub struct FakeHost(
     pub Option<std::rc::Rc<crate::runtime::FakeRuntime>>,
     /// What names resolve to; others do not resolve.
     pub BTreeMap<String, Vec<IpAddr>>,
+    /// What keepalived says about every config; none: no keepalived here.
+    pub Option<ConfigTest>,
 );
 
 #[cfg(test)]
@@ -205,6 +329,13 @@ impl FakeHost {
         self
     }
 
+    /// keepalived on this host says this about every config (default: no
+    /// keepalived here).
+    pub fn keepalived_says(mut self, verdict: ConfigTest) -> Self {
+        self.3 = Some(verdict);
+        self
+    }
+
     pub fn down(mut self) -> Self {
         if let Some(last) = self.0.last_mut() {
             last.up = false;
@@ -221,6 +352,10 @@ impl Host for FakeHost {
 
     fn runtime(&self, _root: &Root) -> Option<Box<dyn Runtime>> {
         self.1.clone().map(|rt| Box::new(rt) as Box<dyn Runtime>)
+    }
+
+    fn test_keepalived_conf(&self, _conf: &str) -> ConfigTest {
+        self.3.clone().unwrap_or(ConfigTest::Skipped(None))
     }
 
     fn resolve(&self, name: &str) -> Vec<IpAddr> {
@@ -255,5 +390,19 @@ mod tests {
         assert_eq!(all[0].name, "eth0");
         assert_eq!(all[0].addrs, [net("192.0.2.11/24"), net("192.0.2.99/24")]);
         assert_eq!(all[1].addrs, [net("198.51.100.21/24")]);
+    }
+
+    #[test]
+    fn keepalived_versions() {
+        assert_eq!(
+            keepalived_version("Keepalived v2.2.7 (01/16,2022)\n\nCopyright"),
+            Some((2, 2))
+        );
+        assert_eq!(
+            keepalived_version("Keepalived v1.3.5 (03/19,2017)"),
+            Some((1, 3))
+        );
+        assert_eq!(keepalived_version("keepalived: not found"), None);
+        assert!((1, 3) < KEEPALIVED_CHECKED_SINCE && (2, 3) >= KEEPALIVED_CHECKED_SINCE);
     }
 }

@@ -376,6 +376,48 @@ fn an_address_label_is_not_an_interface() {
     assert!(snapshot(root.path()).is_empty(), "a refused install wrote");
 }
 
+/// keepalived on the host checks the rendered config before anything is
+/// written: an interface without multicast passes every rule of ours, but
+/// keepalived would disable the VRRP instance ("does not support
+/// multicast"), and the VIP would never come up.
+#[test]
+fn keepalived_checks_the_config_before_anything_is_written() {
+    if !prerequisites("keepalived -t before writing", true, &["ip", "keepalived"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.veth("eth0", &["192.0.2.11/24"]);
+    ns.ip(&["link", "set", "eth0", "multicast", "off"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for dry_run in [&["--dry-run"][..], &[]] {
+        let out = install(&ns, r, &[&["--vip", "192.0.2.10"], dry_run].concat());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{dry_run:?}: {err}");
+        for needle in ["keepalived rejects", "does not support multicast", "Fix:"] {
+            assert!(
+                err.contains(needle),
+                "{dry_run:?}: {needle:?} not in:\n{err}"
+            );
+        }
+        assert!(snapshot(r).is_empty(), "a refused install wrote");
+    }
+    // Unicast needs no multicast: keepalived accepts it.
+    let out = install(
+        &ns,
+        r,
+        &[
+            "--vip",
+            "192.0.2.10",
+            "--peer",
+            "192.0.2.11",
+            "--peer",
+            "192.0.2.12",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 #[test]
 fn a_foreign_manifest_needs_force_and_uninstall_leaves_foreign_files() {
     let Some(ns) = lab() else { return };

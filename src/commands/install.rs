@@ -3,7 +3,8 @@
 
 use super::{require_root, vrrp_summary, warn, Rendered, RootArgs};
 use crate::error::usage;
-use crate::host::Host;
+use crate::host::{ConfigTest, Host};
+use crate::node::Node;
 use crate::paths::{read_optional, Root, IMAGE_ARCHIVE, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::plan::{self, Action};
 use crate::render::manifest;
@@ -38,6 +39,7 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
     let files = rendered.owned_files();
     check_targets(&root, args.force)?;
     warn(&node.warnings);
+    check_with_keepalived(host, node, &rendered.keepalived_conf)?;
 
     let image = &node.config.image;
     let packaged = crate::config::default_image();
@@ -92,6 +94,52 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
         writeln!(out, "Next: kubeadm init --control-plane-endpoint {endpoint} ... (first master) or kubeadm join {endpoint} ... (others).")?;
     }
     Ok(())
+}
+
+/// keepalived's own check of the rendered keepalived.conf, where this host
+/// has a keepalived (the image's is checked by the tests): it knows its
+/// grammar, and which interfaces exist here, better than any rule of ours.
+/// Before anything is written, and in a dry run too.
+fn check_with_keepalived(host: &dyn Host, node: &Node, conf: &str) -> Result<()> {
+    let hide = |said: String| match &node.config.password {
+        Some(password) => redact(&said, password),
+        None => said,
+    };
+    match host.test_keepalived_conf(conf) {
+        ConfigTest::Skipped(why) => warn(&Vec::from_iter(why)),
+        ConfigTest::Passed(said) if said.is_empty() => {}
+        ConfigTest::Passed(said) => warn(&[format!(
+            "keepalived accepts the rendered keepalived.conf, but says:\n{}",
+            hide(said)
+        )]),
+        ConfigTest::Failed(said) => {
+            return Err(usage!(
+                "keepalived rejects the keepalived.conf these settings render to (`keepalived --config-test`):\n\
+                 {}\n\
+                 Fix: change the setting keepalived's message is about (`kubealived render --keepalived-conf` \
+                 with the same flags prints the file its line numbers refer to), then run install again.",
+                hide(said).trim_end()
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// `text` with every word that is `secret` replaced: keepalived's output
+/// reaches the terminal and logs, the password never may. Passwords hold no
+/// white space or quotes, so those delimit words.
+fn redact(text: &str, secret: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for piece in text.split_inclusive(|c: char| c.is_whitespace() || "'\"`".contains(c)) {
+        let word = piece.trim_end_matches(|c: char| c.is_whitespace() || "'\"`".contains(c));
+        if word == secret {
+            out.push_str("<password>");
+            out.push_str(&piece[word.len()..]);
+        } else {
+            out.push_str(piece);
+        }
+    }
+    out
 }
 
 /// Before writing: every target is a regular file or absent, and the

@@ -680,3 +680,40 @@ fn uninstall_reports_a_directory_it_cannot_remove() {
     );
     assert!(!root.path().join(MANIFEST).exists());
 }
+
+/// A pod that never let go (PID 1 SIGKILLed, the grace period run out)
+/// leaves the VIP on the node: uninstall waits for it, bounded, then
+/// removes it itself and says so; one the pod does drop is waited for.
+#[test]
+fn uninstall_removes_a_vip_the_pod_left_behind() {
+    let Some(ns) = lab() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    assert!(install(&ns, r, &["--vip", "192.0.2.10"]).status.success());
+    let holds = || {
+        let out = run(ns.exec("ip").args(["-o", "addr", "show", "dev", "bond0.100"]));
+        text(&out.stdout).contains("192.0.2.10/32")
+    };
+    ns.ip(&["addr", "add", "192.0.2.10/32", "dev", "bond0.100"]);
+    let started = std::time::Instant::now();
+    let out = ns.kubealived(&["uninstall", "--root", r.to_str().unwrap(), "--wait", "1"]);
+    let said = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(said.contains("removed   VIP 192.0.2.10"), "{said}");
+    assert!(!holds(), "uninstall left the VIP:\n{said}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{said}");
+
+    // The pod drops it 0.5 s later: uninstall waits and removes nothing.
+    assert!(install(&ns, r, &["--vip", "192.0.2.10"]).status.success());
+    ns.ip(&["addr", "add", "192.0.2.10/32", "dev", "bond0.100"]);
+    let mut pod = ns
+        .exec("sh")
+        .args(["-c", "sleep 0.5; ip addr del 192.0.2.10/32 dev bond0.100"])
+        .spawn()
+        .unwrap();
+    let out = ns.kubealived(&["uninstall", "--root", r.to_str().unwrap(), "--wait", "10"]);
+    pod.wait().unwrap();
+    let said = text(&out.stdout);
+    assert!(said.contains("released  the VIP"), "{said}");
+    assert!(!said.contains("removed   VIP"), "{said}");
+}

@@ -62,7 +62,7 @@ pub fn run(cli: &Cli, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
     match &cli.command {
         Command::Install(args) => install::run(args, host, out),
         Command::Render(args) => render::run(args, host, out),
-        Command::Uninstall(args) => uninstall::run(args, out),
+        Command::Uninstall(args) => uninstall::run(args, host, out),
         Command::Status(args) => status::run(args, host, out),
         Command::CheckApiserver(args) => check_apiserver::run(args),
         Command::Generate(args) => generate::run(args, out),

@@ -8,15 +8,24 @@
 //! nothing, since removing keepalived.conf under a running pod that still
 //! mounts it would leave a pod that cannot restart; `--force` removes it
 //! with the rest.
+//!
+//! Then it waits, bounded, for the VIPs the pod managed to leave this
+//! node (kubelet stops the pod, which hands them over): a pod whose PID 1
+//! was SIGKILLed, or whose grace period ran out, can leave one behind, and
+//! uninstall removes it itself and says so.
 
-use super::{require_root, RootArgs};
+use super::{require_root, Cli, Command, RootArgs};
+use crate::agent::vips::Vips;
 use crate::error::usage;
+use crate::host::Host;
+use crate::node::own_addresses;
 use crate::paths::{read_optional, MANIFEST, OWNED_FILES};
 use crate::render::manifest;
 use crate::write;
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, Parser};
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct UninstallArgs {
@@ -25,9 +34,13 @@ pub struct UninstallArgs {
     /// Also remove a manifest at kubealived's path that kubealived did not write
     #[arg(long)]
     pub force: bool,
+    /// How long the pod may take to stop and drop the VIPs from this node
+    /// before uninstall removes them itself
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub wait: u64,
 }
 
-pub fn run(args: &UninstallArgs, out: &mut dyn Write) -> Result<()> {
+pub fn run(args: &UninstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
     let root = args.root.root();
     require_root(
         &root,
@@ -53,6 +66,11 @@ pub fn run(args: &UninstallArgs, out: &mut dyn Write) -> Result<()> {
             ));
         }
     }
+    // What the pod manages, as its own command line says: read before the
+    // manifest goes.
+    let vips = read_optional(&manifest_path)?
+        .as_deref()
+        .and_then(managed_vips);
     write::sweep_temp_files(&root)?;
     let mut removed = 0;
     for relative in OWNED_FILES.iter().rev() {
@@ -64,11 +82,64 @@ pub fn run(args: &UninstallArgs, out: &mut dyn Write) -> Result<()> {
     }
     // The lock file goes too, and our own directory if nothing else was put there.
     write::unlock_and_remove(lock, &root)?;
+    if let Some(vips) = vips {
+        let_go(&vips, host, Duration::from_secs(args.wait), out)?;
+    }
     if removed == 0 {
         writeln!(
             out,
             "nothing to remove: kubealived is not installed under {}",
             args.root.root.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// The VIPs (with their interfaces) that the manifest's agent manages,
+/// read with the agent's own argument parser.
+fn managed_vips(manifest: &[u8]) -> Option<Vips> {
+    let pod: k8s_openapi::api::core::v1::Pod = serde_yaml_ng::from_slice(manifest).ok()?;
+    let command = pod.spec?.containers.into_iter().next()?.command?;
+    match Cli::try_parse_from(&command).ok()?.command {
+        Command::Agent(agent) => Some(agent.vips()),
+        _ => None,
+    }
+}
+
+/// Waits until none of `vips` is on this node any more, at most `wait`;
+/// then removes what is left and says so.
+fn let_go(vips: &Vips, host: &dyn Host, wait: Duration, out: &mut dyn Write) -> Result<()> {
+    let held = || -> Result<Vec<std::net::IpAddr>> {
+        let own = own_addresses(&host.interfaces()?);
+        Ok(vips
+            .0
+            .iter()
+            .map(|(ip, _)| *ip)
+            .filter(|ip| own.contains(ip))
+            .collect())
+    };
+    if held()?.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "waiting   for the pod to stop and hand the VIP over (at most {} s)",
+        wait.as_secs()
+    )?;
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if held()?.is_empty() {
+            writeln!(out, "released  the VIP: the pod handed it over")?;
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for ip in vips.remove()? {
+        writeln!(
+            out,
+            "removed   VIP {ip}: it was still on this node {} s after the manifest went \
+             (is kubelet running? `crictl ps --name keepalived`)",
+            wait.as_secs()
         )?;
     }
     Ok(())

@@ -4,14 +4,14 @@
 
 use crate::node::Node;
 use crate::paths::{
-    on_node, AGENT_RUN_DIR, BINARY_IN_IMAGE, CONFIG_DIR, CONFIG_DIR_IN_POD,
-    CONFIG_HASH_ANNOTATION, KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, NAME, NAMESPACE,
+    on_node, AGENT_RUN_DIR, BINARY_IN_IMAGE, CONFIG_DIR, CONFIG_DIR_IN_POD, CONFIG_HASH_ANNOTATION,
+    KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, NAME, NAMESPACE,
 };
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource,
-    HTTPGetAction, HostPathVolumeSource, Pod, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, HTTPGetAction,
+    HostPathVolumeSource, Pod, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};

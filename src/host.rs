@@ -220,72 +220,14 @@ fn assemble(devices: Vec<(u32, Interface)>, addrs: Vec<(u32, IpNet)>) -> Vec<Int
 /// Every address of this network namespace with its device's index
 /// (RTM_GETADDR), as `ip -o addr` lists them.
 fn netlink_addresses() -> Result<Vec<(u32, IpNet)>> {
-    use netlink_packet_core::{
-        NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
-    };
-    use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-    use netlink_packet_route::RouteNetlinkMessage;
-    use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-
-    let mut socket = Socket::new(NETLINK_ROUTE).context("cannot open a netlink socket")?;
-    socket.bind_auto().context("cannot bind a netlink socket")?;
-    socket
-        .connect(&SocketAddr::new(0, 0))
-        .context("cannot connect a netlink socket")?;
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    header.sequence_number = 1;
-    let request = RouteNetlinkMessage::GetAddress(AddressMessage::default());
-    let mut request = NetlinkMessage::new(header, NetlinkPayload::from(request));
-    request.finalize();
-    let mut buf = vec![0; request.header.length as usize];
-    request.serialize(&mut buf[..]);
-    socket
-        .send(&buf, 0)
-        .context("cannot list addresses (netlink send)")?;
-
-    let mut found = Vec::new();
-    let mut rx = vec![0u8; 64 * 1024];
-    loop {
-        let size = socket
-            .recv(&mut &mut rx[..], 0)
-            .context("cannot list addresses (netlink recv)")?;
-        let mut offset = 0;
-        while offset < size {
-            let msg: NetlinkMessage<RouteNetlinkMessage> =
-                NetlinkMessage::deserialize(&rx[offset..size])
-                    .context("cannot parse the kernel's list of addresses")?;
-            match msg.payload {
-                NetlinkPayload::Done(_) => return Ok(found),
-                NetlinkPayload::Error(e) => {
-                    return Err(anyhow::Error::new(e.to_io()).context("cannot list addresses"))
-                }
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => {
-                    // IPv4 keeps the address in IFA_LOCAL (IFA_ADDRESS is
-                    // the peer on point-to-point links), IPv6 in IFA_ADDRESS.
-                    let attr = |local: bool| {
-                        a.attributes.iter().find_map(|attr| match attr {
-                            AddressAttribute::Local(ip) if local => Some(*ip),
-                            AddressAttribute::Address(ip) if !local => Some(*ip),
-                            _ => None,
-                        })
-                    };
-                    if let Some(net) = attr(true)
-                        .or_else(|| attr(false))
-                        .and_then(|ip| IpNet::new(ip, a.header.prefix_len).ok())
-                    {
-                        found.push((a.header.index, net));
-                    }
-                }
-                _ => {}
-            }
-            let len = msg.header.length as usize;
-            if len == 0 {
-                break;
-            }
-            offset += len;
-        }
-    }
+    Ok(crate::netlink::addresses()?
+        .into_iter()
+        .filter_map(|a| {
+            let ip = crate::netlink::address_of(&a)?;
+            let net = IpNet::new(ip, a.header.prefix_len).ok()?;
+            Some((a.header.index, net))
+        })
+        .collect())
 }
 
 /// A host described in code, for tests.

@@ -10,6 +10,7 @@
 //! - [`config`]: the validated `Config`.
 //! - [`apiserver`]: the HTTPS client for this node's kube-apiserver.
 //! - [`runtime`]: the node's container runtime (image present? import).
+//! - [`netlink`]: rtnetlink, to list addresses and remove VIPs.
 //! - [`host`]: the machine's interfaces and runtime; [`node`]: the config
 //!   resolved on it.
 //! - [`render`]: keepalived.conf and the manifests, pure.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod faults;
 pub mod host;
 pub mod kubeadm;
+pub mod netlink;
 pub mod node;
 pub mod paths;
 pub mod plan;

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = concat!("ghcr.io/kubealived/kubealived:", env!("CARGO_PKG_VERSION"));
-use kubealived::paths::IMAGE_ARCHIVE as ARCHIVE_IN_ROOT;
+use kubealived::paths::IMAGE_ARCHIVE;
 const BUILD_TOOLS: [&str; 3] = ["apt-get", "dpkg-deb", "python3"];
 
 /// The image of this test build's binary, built once per test process.
@@ -430,7 +430,7 @@ impl Drop for Containerd {
 /// A root for `install --root` with the package's image archive in place.
 fn node_root() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
-    let target = root.path().join(ARCHIVE_IN_ROOT);
+    let target = root.path().join(IMAGE_ARCHIVE);
     fs::create_dir_all(target.parent().unwrap()).unwrap();
     fs::copy(archive(), &target).unwrap();
     root
@@ -520,8 +520,8 @@ fn install_imports_the_image_into_a_real_containerd_and_status_sees_it() {
 
     // An archive that cannot be imported: exit 1, the fix, the manifest not written.
     fs::remove_file(&manifest).unwrap();
-    let good = fs::read(r.join(ARCHIVE_IN_ROOT)).unwrap();
-    fs::write(r.join(ARCHIVE_IN_ROOT), b"not an image").unwrap();
+    let good = fs::read(r.join(IMAGE_ARCHIVE)).unwrap();
+    fs::write(r.join(IMAGE_ARCHIVE), b"not an image").unwrap();
     let (out, said) = kubealived(&ns, &["install"], r);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
@@ -532,7 +532,7 @@ fn install_imports_the_image_into_a_real_containerd_and_status_sees_it() {
         !manifest.exists(),
         "the manifest was written without its image"
     );
-    fs::write(r.join(ARCHIVE_IN_ROOT), good).unwrap();
+    fs::write(r.join(IMAGE_ARCHIVE), good).unwrap();
 
     // --image names a registry image: nothing imported.
     let (out, said) = kubealived(

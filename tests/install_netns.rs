@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use kubealived::paths::{KEEPALIVED_CONF as CONF, MANIFEST, SAVED_CONFIG as SAVED};
+use kubealived::paths::{KEEPALIVED_CONF, MANIFEST, SAVED_CONFIG};
 
 /// bond0.100 holds 192.0.2.0/24 and 2001:db8::/64; two interfaces share
 /// 198.51.100.128/25 (ambiguous); one is down.
@@ -53,7 +53,7 @@ fn install_detects_writes_private_files_and_reruns_idempotently() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let conf = fs::read_to_string(r.join(CONF)).unwrap();
+    let conf = fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
     assert!(conf.contains("interface bond0.100"), "{conf}");
     assert!(
         conf.contains("192.0.2.10/32 dev bond0.100")
@@ -66,7 +66,7 @@ fn install_detects_writes_private_files_and_reruns_idempotently() {
         conf.contains("        192.0.2.12\n") && !conf.contains("        192.0.2.11\n"),
         "{conf}"
     );
-    for file in [MANIFEST, CONF, SAVED] {
+    for file in [MANIFEST, KEEPALIVED_CONF, SAVED_CONFIG] {
         let mode = fs::metadata(r.join(file)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{file}");
     }
@@ -273,7 +273,7 @@ fn the_unicast_source_is_this_nodes_address_in_the_peer_list() {
     let args = with_peers(&["192.0.2.99", "192.0.2.12", "192.0.2.13"]);
     let out = install(&ns, r, &args);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let conf = fs::read_to_string(r.join(CONF)).unwrap();
+    let conf = fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
     assert!(conf.contains("unicast_src_ip 192.0.2.99\n"), "{conf}");
     assert!(
         conf.contains("    unicast_peer {\n        192.0.2.12\n        192.0.2.13\n    }\n"),
@@ -331,7 +331,7 @@ fn an_address_label_is_not_an_interface() {
         let r = root.path();
         let out = install(&ns, r, &["--vip", vip]);
         assert!(out.status.success(), "{vip}: {}", text(&out.stderr));
-        let conf = fs::read_to_string(r.join(CONF)).unwrap();
+        let conf = fs::read_to_string(r.join(KEEPALIVED_CONF)).unwrap();
         assert!(
             conf.contains(&format!("    interface {dev}\n"))
                 && conf.contains(&format!("{vip}/32 dev {dev}\n")),
@@ -352,7 +352,7 @@ fn an_address_label_is_not_an_interface() {
             let check = run(ns
                 .exec("keepalived")
                 .arg("--config-test")
-                .arg(format!("--use-file={}", r.join(CONF).display())));
+                .arg(format!("--use-file={}", r.join(KEEPALIVED_CONF).display())));
             assert!(
                 check.status.success(),
                 "{vip}: keepalived -t: {}",
@@ -554,8 +554,8 @@ fn concurrent_installs_serialize_and_the_result_is_one_of_the_inputs() {
             assert!(out.status.success(), "round {round}: {}", text(&out.stderr));
         }
         // The three files agree with each other: all from one run.
-        let saved = fs::read_to_string(root.path().join(SAVED)).unwrap();
-        let conf = fs::read_to_string(root.path().join(CONF)).unwrap();
+        let saved = fs::read_to_string(root.path().join(SAVED_CONFIG)).unwrap();
+        let conf = fs::read_to_string(root.path().join(KEEPALIVED_CONF)).unwrap();
         let manifest = fs::read_to_string(root.path().join(MANIFEST)).unwrap();
         let priority = if saved.contains("priority: 110") {
             "110"
@@ -573,7 +573,7 @@ fn concurrent_installs_serialize_and_the_result_is_one_of_the_inputs() {
         );
         let hash: String = {
             use std::process::Command;
-            let out = must(Command::new("sha256sum").arg(root.path().join(CONF)));
+            let out = must(Command::new("sha256sum").arg(root.path().join(KEEPALIVED_CONF)));
             text(&out.stdout)
                 .split_whitespace()
                 .next()
@@ -600,7 +600,7 @@ fn secrets_stay_private_even_with_umask_000_and_never_reach_output() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut said = text(&out.stdout) + &text(&out.stderr);
     use std::os::unix::fs::MetadataExt;
-    for file in [MANIFEST, CONF, SAVED] {
+    for file in [MANIFEST, KEEPALIVED_CONF, SAVED_CONFIG] {
         let meta = fs::metadata(root.path().join(file)).unwrap();
         assert_eq!((meta.mode() & 0o777, meta.uid()), (0o600, 0), "{file}");
     }
@@ -613,7 +613,7 @@ fn secrets_stay_private_even_with_umask_000_and_never_reach_output() {
         );
     }
     assert!(
-        fs::read_to_string(root.path().join(CONF))
+        fs::read_to_string(root.path().join(KEEPALIVED_CONF))
             .unwrap()
             .contains(secret),
         "the password must reach keepalived.conf"
@@ -691,7 +691,9 @@ fn uninstall_removes_a_vip_the_pod_left_behind() {
     let r = root.path();
     assert!(install(&ns, r, &["--vip", "192.0.2.10"]).status.success());
     let holds = || {
-        let out = run(ns.exec("ip").args(["-o", "addr", "show", "dev", "bond0.100"]));
+        let out = run(ns
+            .exec("ip")
+            .args(["-o", "addr", "show", "dev", "bond0.100"]));
         text(&out.stdout).contains("192.0.2.10/32")
     };
     ns.ip(&["addr", "add", "192.0.2.10/32", "dev", "bond0.100"]);
@@ -701,7 +703,10 @@ fn uninstall_removes_a_vip_the_pod_left_behind() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(said.contains("removed   VIP 192.0.2.10"), "{said}");
     assert!(!holds(), "uninstall left the VIP:\n{said}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{said}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{said}"
+    );
 
     // The pod drops it 0.5 s later: uninstall waits and removes nothing.
     assert!(install(&ns, r, &["--vip", "192.0.2.10"]).status.success());

@@ -133,7 +133,7 @@ impl Config {
                 Ok(addr) if addr.port() != 0 => addr,
                 _ => return Err(usage!(
                     "{} is not an IP:PORT the agent can listen on.\nFix: e.g. 127.0.0.1:10290 (the default), \
-                     or 0.0.0.0:10290 to let Prometheus scrape /metrics ([::]:10290 for IPv6).",
+                     or this node's own address (e.g. 192.0.2.11:10290, [2001:db8::11]:10290) to let Prometheus scrape /metrics.",
                     o.subject("agentListen", format!("{text:?}"))
                 )),
             },

@@ -195,6 +195,14 @@ pub fn resolve(config: &Config, interfaces: &[Interface], on_this_host: bool) ->
         };
         vips.push((*vip, dev));
     }
+    if config.agent_listen.ip().is_unspecified() {
+        warnings.push(format!(
+            "the agent listens on {} (agentListen), on every address of this node: anyone who can \
+             reach it can read /metrics and /status; prefer 127.0.0.1 (the default), or this node's \
+             address on the network Prometheus scrapes from",
+            config.agent_listen
+        ));
+    }
     let interface = vips[0].1.clone();
     let (unicast_src, peers) = match (config.peers.is_empty(), here) {
         (true, _) => (None, Vec::new()),
@@ -513,6 +521,25 @@ mod tests {
             msg.contains("192.0.2.11") && msg.contains("192.0.2.99"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_wildcard_agent_listen_warns() {
+        let node = |listen: &str| {
+            let settings = crate::settings::Settings {
+                vips: vec!["192.0.2.10".into()],
+                agent_listen: Some(listen.into()),
+                ..Default::default()
+            };
+            resolve(&Config::validate(&settings).unwrap(), &two_networks(), true).unwrap()
+        };
+        for wildcard in ["0.0.0.0:10290", "[::]:10290"] {
+            let warnings = node(wildcard).warnings.join("\n");
+            assert!(warnings.contains("anyone who can reach it"), "{warnings}");
+        }
+        for specific in ["127.0.0.1:10290", "192.0.2.11:10290"] {
+            assert!(node(specific).warnings.is_empty(), "{specific}");
+        }
     }
 
     #[test]

@@ -94,7 +94,7 @@ impl Master {
         self.apiserver = Some(child);
     }
 
-    fn start_agent(&mut self, peer: &str) {
+    fn start_agent(&mut self) {
         // The rendered keepalived.conf, with this master's run directory
         // in place of the container's /run/kubealived.
         let out = must(self.ns.exec(BIN).args([
@@ -102,8 +102,11 @@ impl Master {
             "--keepalived-conf",
             "--vip",
             VIP,
+            // Both masters, the same list on each.
             "--peer",
-            peer,
+            "192.0.2.11",
+            "--peer",
+            "192.0.2.12",
         ]));
         let run_dir = self.dir.join("run");
         let conf = text(&out.stdout).replace("/run/kubealived", run_dir.to_str().unwrap());
@@ -180,7 +183,7 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
     b.start_apiserver(root);
 
     // A alone: it takes the VIP and becomes ready.
-    a.start_agent("192.0.2.12");
+    a.start_agent();
     wait_for("A to hold the VIP", Duration::from_secs(10), || {
         has_vip(&a.ns)
     });
@@ -193,7 +196,7 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
         },
     );
     // B joins and stays BACKUP (equal priority does not preempt).
-    b.start_agent("192.0.2.11");
+    b.start_agent();
     wait_for(
         "B's agent to report BACKUP and ready",
         Duration::from_secs(10),

@@ -345,7 +345,7 @@ const CASES: &[Case] = &[
         "agent-listen: a port alone",
         &["--agent-listen", "10290"],
         2,
-        &["--agent-listen \"10290\"", "0.0.0.0:10290"],
+        &["--agent-listen \"10290\"", "this node's own address"],
     ),
     (
         "agent-listen: port 0",

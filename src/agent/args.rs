@@ -4,8 +4,8 @@
 use super::vips::Vips;
 use crate::error::usage;
 use crate::paths::{
-    AGENT_RUN_DIR, DEFAULT_AGENT_LISTEN, DEFAULT_APISERVER_PORT, KEEPALIVED_CONF_IN_POD,
-    KEEPALIVED_IN_IMAGE, NOTIFY_FIFO, TRACK_FILE,
+    AGENT_RUN_DIR, APISERVER_MANIFEST_IN_POD, DEFAULT_AGENT_LISTEN, DEFAULT_APISERVER_PORT,
+    KEEPALIVED_CONF_IN_POD, KEEPALIVED_IN_IMAGE, NOTIFY_FIFO, TRACK_FILE,
 };
 use anyhow::{Context, Result};
 use clap::Args;
@@ -40,9 +40,14 @@ pub struct AgentArgs {
     /// A VIP keepalived manages (repeatable), IP or IP@INTERFACE: removed whenever keepalived dies
     #[arg(long = "vip", value_name = "IP[@DEV]", required = true, value_parser = parse_vip)]
     pub vips: Vec<(IpAddr, Option<String>)>,
-    /// kube-apiserver port on 127.0.0.1
+    /// kube-apiserver port on 127.0.0.1, until --apiserver-manifest says
+    /// where kubelet probes it
     #[arg(long, default_value_t = DEFAULT_APISERVER_PORT, value_parser = clap::value_parser!(u16).range(1..))]
     pub apiserver_port: u16,
+    /// kubeadm's kube-apiserver manifest: once it exists, /readyz is asked
+    /// where its readiness probe asks (host, port, scheme), as kubelet does
+    #[arg(long, value_name = "FILE", default_value = APISERVER_MANIFEST_IN_POD)]
+    pub apiserver_manifest: PathBuf,
     /// Address for /metrics, /healthz and /status
     #[arg(long, value_name = "IP:PORT", default_value = DEFAULT_AGENT_LISTEN)]
     pub listen: SocketAddr,
@@ -130,7 +135,7 @@ impl AgentArgs {
         std::fs::create_dir_all(&self.run_dir)
             .with_context(|| format!("cannot create {}", self.run_dir.display()))?;
         // Bound now (a clear error before anything starts); served by the
-        // worker, since tiny_http starts threads and the guard forks first.
+        // worker's http thread, since the guard forks before any thread.
         TcpListener::bind(self.listen).map_err(|e| {
             usage!(
                 "cannot listen on {}: {e}.\nFix: give a free address with --listen",

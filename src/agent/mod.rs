@@ -5,8 +5,9 @@
 //! - [`guard`]: PID 1, a small process that forwards signals, reaps, and
 //!   removes the VIPs when the worker dies for any reason.
 //! - [`check`]: the worker's check loop polls the local apiserver's
-//!   `/readyz` every 100 ms over one kept-alive HTTPS connection
-//!   ([`health`]: the check and its hysteresis) and writes the result into
+//!   `/readyz` every 100 ms over one kept-alive HTTPS connection, where
+//!   kubelet probes it ([`target`]; [`health`]: the check and its
+//!   hysteresis) and writes the result into
 //!   the file keepalived's `track_file` watches ([`track`]). 1 = healthy;
 //!   missing, empty or 0 = unhealthy, so every failure of ours is
 //!   fail-safe, and a watchdog writes 0 when the loop is stuck. When the
@@ -36,6 +37,7 @@ pub mod notify;
 pub mod server;
 pub mod state;
 pub mod supervise;
+pub mod target;
 pub mod track;
 pub mod vips;
 
@@ -90,8 +92,16 @@ pub fn run(args: &AgentArgs) -> Result<()> {
 /// Everything but PID 1: one thread per room, the main thread waits for
 /// SIGTERM/SIGINT and then stops them in order.
 fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()> {
-    let server = tiny_http::Server::from_listener(listener, None)
-        .map_err(|e| anyhow::anyhow!("cannot serve on {}: {e}", args.listen))?;
+    let server = server::Server::new(listener, server::Limits::default())
+        .with_context(|| format!("cannot serve on {}", args.listen))?;
+    if args.listen.ip().is_unspecified() {
+        log(format!(
+            "warning: --listen {} is a wildcard: anyone who can reach this node can read \
+             /metrics and /status (the VRRP role, the apiserver's health). Prefer 127.0.0.1, \
+             or this node's address on the network Prometheus scrapes from",
+            args.listen
+        ));
+    }
     let vips = args.vips();
     vips.remove_logged("leftover at start");
     let track = Arc::new(TrackFile::new(args.run_dir.join(TRACK_FILE)));
@@ -115,7 +125,7 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
         let (state, stale) = (state.clone(), args.stale_after() * 5);
         thread::Builder::new()
             .name("http".into())
-            .spawn(move || server::serve(server, state, stale))?;
+            .spawn(move || server.serve(state, stale))?;
     }
     let fifo = args.run_dir.join(NOTIFY_FIFO);
     notify::make_fifo(&fifo)?;

@@ -52,6 +52,10 @@ pub const KEEPALIVED_IN_IMAGE: &str = "/usr/sbin/keepalived";
 /// Where the pod mounts the host's `/etc/kubealived` (the same path).
 pub const CONFIG_DIR_IN_POD: &str = "/etc/kubealived";
 pub const KEEPALIVED_CONF_IN_POD: &str = "/etc/kubealived/keepalived.conf";
+/// kubelet's static pod directory, mounted read-only at the same path: the
+/// agent reads kube-apiserver.yaml's probes from it.
+pub const MANIFESTS_DIR_ON_NODE: &str = "/etc/kubernetes/manifests";
+pub const APISERVER_MANIFEST_IN_POD: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml";
 pub const DEFAULT_IMAGE_REPO: &str = "ghcr.io/kubealived/kubealived";
 
 // --- Names in the manifest and keepalived.conf.

@@ -7,6 +7,7 @@ use super::health::{Checker, FailureKind, Hysteresis};
 use super::log;
 use super::notify::Role;
 use super::state::State;
+use super::target::{Discovery, Target};
 use super::track::{Health, TrackFile};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,7 +21,11 @@ const RESIGN_FOR: Duration = Duration::from_secs(1);
 const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
 pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
-    let checker = Checker::new(args.apiserver_port, args.timeout());
+    let checker = Checker::new(args.timeout());
+    let mut target = Discovery::new(
+        args.apiserver_manifest.clone(),
+        Target::loopback(args.apiserver_port),
+    );
     let mut hysteresis = Hysteresis::new(args.fall, args.rise, args.patience());
     let mut resign_until: Option<Instant> = None;
     loop {
@@ -30,7 +35,19 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
                 .saturating_duration_since(start)
                 .clamp(MIN_TIMEOUT, args.timeout())
         });
-        let (result, latency) = checker.check(timeout);
+        let url = match target.current() {
+            (t, Some(from)) => {
+                let url = t.url("/readyz");
+                log(format!("asking {url} ({from})"));
+                url
+            }
+            (t, None) => t.url("/readyz"),
+        };
+        let (result, latency) = checker.check(&url, timeout);
+        state.denied(match &result {
+            Err(f) if f.kind == FailureKind::Denied => Some(f.why.clone()),
+            _ => None,
+        });
         let was_healthy = hysteresis.healthy();
         let healthy =
             hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
@@ -40,7 +57,8 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
         // gracefully: the lower priority hands the VIP over make-before-
         // break (the backup adds it and announces itself, then this node
         // drops it), about three adverts later, while it still serves.
-        let serving = matches!(&result, Err(f) if f.kind == FailureKind::Red);
+        let serving =
+            matches!(&result, Err(f) if matches!(f.kind, FailureKind::Red | FailureKind::Denied));
         if was_healthy && !healthy && !serving && state.role() == Role::Master {
             log(
                 "the apiserver stopped answering on the VIP holder: resigning (FAULT for a moment)",

@@ -14,6 +14,9 @@ pub enum FailureKind {
     Down,
     /// No answer within the timeout: hung, or only slow on a loaded node.
     TimedOut,
+    /// 401 or 403: it serves, but not to an anonymous /readyz (a hardened
+    /// apiserver). Never ready, so it is said loudly (log, metric, status).
+    Denied,
 }
 
 /// Readiness after hysteresis. Starts unhealthy: a joining master never
@@ -101,25 +104,27 @@ impl std::fmt::Display for Failure {
 /// One check: Ok(()) when /readyz answered 200 within the timeout.
 pub struct Checker {
     agent: ureq::Agent,
-    url: String,
 }
 
 impl Checker {
-    pub fn new(port: u16, timeout: Duration) -> Self {
+    pub fn new(timeout: Duration) -> Self {
         Checker {
             agent: apiserver::client(timeout),
-            url: apiserver::local_url(port, "/readyz"),
         }
     }
 
-    /// One check, given `timeout` to answer in.
-    pub fn check(&self, timeout: Duration) -> (Result<(), Failure>, Duration) {
+    /// One check of `url`, given `timeout` to answer in.
+    pub fn check(&self, url: &str, timeout: Duration) -> (Result<(), Failure>, Duration) {
         let start = Instant::now();
-        let result = match apiserver::status(&self.agent, &self.url, Some(timeout)) {
+        let result = match apiserver::status(&self.agent, url, Some(timeout)) {
             Ok(status) if status == 200 => Ok(()),
             Ok(status) => Err(Failure {
-                kind: FailureKind::Red,
-                why: format!("{} answered {status}", self.url),
+                kind: if matches!(status.as_u16(), 401 | 403) {
+                    FailureKind::Denied
+                } else {
+                    FailureKind::Red
+                },
+                why: format!("{url} answered {status}"),
             }),
             Err(e) => Err(Failure {
                 kind: if timed_out(&e) {
@@ -127,7 +132,7 @@ impl Checker {
                 } else {
                     FailureKind::Down
                 },
-                why: format!("{}: {e}", self.url),
+                why: format!("{url}: {e}"),
             }),
         };
         (result, start.elapsed())

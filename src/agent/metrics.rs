@@ -20,6 +20,7 @@ pub struct Metrics {
     checks: Family<Vec<(String, String)>, Counter>,
     restarts: Counter,
     keepalived_up: Gauge,
+    denied: Gauge,
 }
 
 impl Metrics {
@@ -68,6 +69,12 @@ impl Metrics {
             "1 while keepalived runs under the agent",
             keepalived_up.clone(),
         );
+        let denied = Gauge::default();
+        registry.register(
+            "apiserver_denied",
+            "1 while the apiserver answers /readyz with 401 or 403: this node can never count as ready",
+            denied.clone(),
+        );
         for r in Role::ALL {
             role.get_or_create(&label("role", r)).set(0);
         }
@@ -81,6 +88,7 @@ impl Metrics {
             checks,
             restarts,
             keepalived_up,
+            denied,
         }
     }
 
@@ -107,6 +115,10 @@ impl Metrics {
 
     pub fn keepalived_running(&self, up: bool) {
         self.keepalived_up.set(i64::from(up));
+    }
+
+    pub fn denied(&self, denied: bool) {
+        self.denied.set(i64::from(denied));
     }
 
     pub fn keepalived_restarted(&self) {

@@ -48,6 +48,11 @@ pub struct StatusReport {
     /// then removed, which reads as not ready); none while writes succeed.
     #[serde(default)]
     pub track_file_error: Option<String>,
+    /// The apiserver's last 401/403 to /readyz, while it refuses: anonymous
+    /// access to the health endpoints is off, so this node never counts as
+    /// ready.
+    #[serde(default)]
+    pub apiserver_denied: Option<String>,
 }
 
 struct Inner {
@@ -85,6 +90,7 @@ impl State {
                     transitions: Vec::new(),
                     now,
                     track_file_error: None,
+                    apiserver_denied: None,
                 },
                 transitions: VecDeque::new(),
                 heartbeat: Instant::now(),
@@ -168,6 +174,25 @@ impl State {
 
     pub fn heartbeat_age(&self) -> Duration {
         self.lock().heartbeat.elapsed()
+    }
+
+    /// The apiserver refuses /readyz (Some, with its answer) or not.
+    pub fn denied(&self, why: Option<String>) {
+        let mut inner = self.lock();
+        if inner.report.apiserver_denied.is_some() == why.is_some() {
+            return;
+        }
+        match &why {
+            Some(why) => eprintln!(
+                "kubealived agent: {why}: the apiserver refuses an anonymous /readyz, so this node \
+                 never counts as ready and the VIP would not leave it when its apiserver fails. \
+                 Fix: allow anonymous access to /readyz, /livez and /healthz (kubeadm's default; \
+                 or an AuthenticationConfiguration with anonymous.conditions for those paths)"
+            ),
+            None => eprintln!("kubealived agent: the apiserver answers /readyz again"),
+        }
+        self.metrics.denied(why.is_some());
+        inner.report.apiserver_denied = why;
     }
 
     /// The outcome of the last track-file write.
@@ -289,6 +314,17 @@ mod tests {
             s.liveness(Duration::ZERO).is_err(),
             "a stale loop is not live"
         );
+    }
+
+    #[test]
+    fn a_denied_readyz_is_reported_until_it_answers_again() {
+        let s = State::new();
+        s.denied(Some("https://192.0.2.11:6443/readyz answered 401".into()));
+        assert!(s.report().apiserver_denied.unwrap().contains("401"));
+        assert!(s.metrics_text().contains("kubealived_apiserver_denied 1"));
+        s.denied(None);
+        assert_eq!(s.report().apiserver_denied, None);
+        assert!(s.metrics_text().contains("kubealived_apiserver_denied 0"));
     }
 
     /// Scrapes while the role changes: exactly one role series reads 1.

@@ -336,6 +336,18 @@ pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
             },
         }
     });
+    if let Some(why) = agent
+        .as_ref()
+        .and_then(|a| a.report.as_ref())
+        .and_then(|r| r.apiserver_denied.as_ref())
+    {
+        problems.push(format!(
+            "the apiserver refuses the agent's anonymous /readyz ({why}): this node never counts \
+             as ready, so its apiserver failing would not move the VIP.\nFix: allow anonymous \
+             requests to /readyz, /livez and /healthz (kubeadm's default; on a hardened apiserver \
+             an AuthenticationConfiguration with anonymous.conditions for those three paths)."
+        ));
+    }
     if let Some(a) = agent.as_ref().filter(|a| !a.reachable) {
         problems.push(format!(
             "the pod's agent does not answer at {}: the kubealived pod is not running.\n\
@@ -558,6 +570,7 @@ mod agent_tests {
             ],
             now: 100.0,
             track_file_error: None,
+            apiserver_denied: None,
         };
         let lines = agent_lines(&r);
         assert_eq!(

@@ -5,7 +5,7 @@
 use crate::node::Node;
 use crate::paths::{
     on_node, AGENT_RUN_DIR, BINARY_IN_IMAGE, CONFIG_DIR, CONFIG_DIR_IN_POD, CONFIG_HASH_ANNOTATION,
-    KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, NAME, NAMESPACE,
+    KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, MANIFESTS_DIR_ON_NODE, NAME, NAMESPACE,
 };
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -139,6 +139,13 @@ fn container(node: &Node) -> Container {
                 mount_path: AGENT_RUN_DIR.into(),
                 ..Default::default()
             },
+            // kube-apiserver.yaml's probes say where kubelet asks /readyz.
+            VolumeMount {
+                name: "manifests".into(),
+                mount_path: MANIFESTS_DIR_ON_NODE.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
         ]),
         ..Default::default()
     }
@@ -161,6 +168,14 @@ fn pod_spec(node: &Node, config: Volume) -> PodSpec {
                 empty_dir: Some(EmptyDirVolumeSource {
                     medium: Some("Memory".into()),
                     size_limit: Some(Quantity("1Mi".into())),
+                }),
+                ..Default::default()
+            },
+            Volume {
+                name: "manifests".into(),
+                host_path: Some(HostPathVolumeSource {
+                    path: MANIFESTS_DIR_ON_NODE.into(),
+                    type_: Some("Directory".into()),
                 }),
                 ..Default::default()
             },

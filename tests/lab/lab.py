@@ -33,8 +33,8 @@ import yaml
 from guide import guide_config, script_config
 from image import ensure_images
 from machine import HERE, binary, containers_conf, sh, stop
-from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST, POD, VIP4, VIP6,
-                   addr4, addr6, host_prefix)
+from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST, MANIFESTS_DIR, POD,
+                   VIP4, VIP6, addr4, addr6, host_prefix)
 from observe import Holders, Probe
 
 
@@ -321,7 +321,8 @@ class Lab:
         manifest = self.manifest_path(i).read_text()
         played = manifest.replace(f"\n  name: {POD}\n", f"\n  name: {self.pod_name(i)}\n", 1)
         played = played.replace(f"      path: {CONFIG_DIR}\n", f"      path: {self._root(i)}{CONFIG_DIR}\n", 1)
-        assert played.count(self.pod_name(i)) == 1 and str(self._root(i)) in played, "manifest shape changed"
+        played = played.replace(f"      path: {MANIFESTS_DIR}\n", f"      path: {self._root(i)}{MANIFESTS_DIR}\n", 1)
+        assert played.count(self.pod_name(i)) == 1 and played.count(str(self._root(i))) == 2, "manifest shape changed"
         path = self._file(i, "played.yaml")
         path.write_text(played)
         sh("nsenter", f"--net=/run/netns/{self.ns(i)}", "podman", "--runtime", "runc", "kube", "play", str(path), env=self.env)

@@ -9,6 +9,7 @@ relative to `install --root`), and the lab's own addresses: only
 MANIFEST = "etc/kubernetes/manifests/kubealived.yaml"
 KEEPALIVED_CONF = "etc/kubealived/keepalived.conf"
 CONFIG_DIR = "/etc/kubealived"  # the manifest's hostPath
+MANIFESTS_DIR = "/etc/kubernetes/manifests"  # its other hostPath (kube-apiserver.yaml's probes)
 IMAGE_BINARY = "/usr/local/bin/kubealived"  # where keepalived's check runs it
 POD = "kubealived"  # the manifest's metadata.name
 CONTAINER = "keepalived"  # the pod's container

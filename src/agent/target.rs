@@ -108,11 +108,14 @@ impl Discovery {
         if modified == self.seen {
             return (&self.current, None);
         }
-        self.seen = modified;
-        let (target, from) = match std::fs::read_to_string(&self.manifest)
+        let found = std::fs::read_to_string(&self.manifest)
             .ok()
-            .and_then(|text| from_apiserver_manifest(&text))
-        {
+            .and_then(|text| from_apiserver_manifest(&text));
+        // A file caught half-written is read again next time.
+        if found.is_some() || modified.is_none() {
+            self.seen = modified;
+        }
+        let (target, from) = match found {
             Some(t) => (t, format!("the probes of {}", self.manifest.display())),
             None => (
                 self.fallback.clone(),

@@ -175,18 +175,16 @@ fn respond(state: &State, stale_after: Duration, path: &str) -> Response<String>
             state.metrics_text(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         ),
-        "/healthz" => {
-            let age = state.heartbeat_age();
-            if age < stale_after {
-                (StatusCode::OK, "ok\n".to_string(), "text/plain")
-            } else {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the check loop last ran {:.1} s ago\n", age.as_secs_f64()),
-                    "text/plain",
-                )
-            }
-        }
+        // Red while the check loop is stuck or the track file cannot be
+        // written: kubelet restarts the pod (the node is already unready).
+        "/healthz" => match state.liveness(stale_after) {
+            Ok(()) => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
+            Err(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{why}\n"),
+                "text/plain",
+            ),
+        },
         "/status" => (
             StatusCode::OK,
             serde_yaml_ng::to_string(&state.report()).unwrap_or_default(),
@@ -209,6 +207,22 @@ fn respond(state: &State, stale_after: Duration, path: &str) -> Response<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthz_is_red_while_the_track_file_cannot_be_written() {
+        let state = State::new();
+        let live = |state: &State| respond(state, Duration::from_secs(5), "/healthz").status();
+        assert_eq!(live(&state), StatusCode::OK);
+        state.track_written(Err("No space left on device".into()));
+        assert_eq!(live(&state), StatusCode::SERVICE_UNAVAILABLE);
+        state.track_written(Ok(()));
+        assert_eq!(live(&state), StatusCode::OK);
+        assert_eq!(
+            respond(&state, Duration::ZERO, "/healthz").status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a stuck check loop"
+        );
+    }
     use std::io::{Read, Write};
     use std::net::{SocketAddr, TcpStream};
 

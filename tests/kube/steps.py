@@ -147,8 +147,24 @@ def move_apiserver_away(cluster, client, report):
     finally:
         h.run("mv", dst, src)
     report.timed(7, f"{h.name}'s apiserver manifest moved away: VIP on another node", moved - t0)
-    report.timed(7, "  longest kubectl gap (between two answered requests)", gap7 or 0.0)
+    report.timed(7, "  longest kubectl gap (no answer; a request every 50 ms)", gap7)
+    client_failures(client, cluster, t0, 7)
+    # The README's shutdown delay (2 s) lets the VIP leave before the
+    # listener closes: one request lost in an unexplained run cost 1.21 s;
+    # the design before the agent (vrrp_script) cost 2.16 s.
+    if gap7 > 1.5:
+        raise Failed(f"step 7: kubectl through the VIP got no answer for {gap7:.2f} s (at most 1.5 s)")
     wait(f"{h.name}'s apiserver back", lambda: h.apiserver.now() == READY, 180)
+
+
+def client_failures(client, cluster, since, step):
+    """Logs every failed request since `since` with its time, its error and
+    who held the VIP then; returns them."""
+    failed = client.failures(since)
+    for t, error in failed:
+        holders = [n.name for n in cluster.nodes if cluster.holders.held_at(n.name, t)]
+        log(f"step {step}: request at +{t - since:.2f} s failed ({error}); VIP held by {holders or 'nobody'}")
+    return failed
 
 
 def change_setting(cluster, client, report):
@@ -168,7 +184,11 @@ def change_setting(cluster, client, report):
     wait(f"the new pod on {h.name}", h.pod_running, 120)
     report.timed(8, f"install with a new setting on {h.name}: VIP left it", left - t0)
     report.timed(8, "  hand-over: another node held it after it left (negative: overlap)", taken - left)
-    report.timed(8, "  longest kubectl gap (between two answered requests)", client.longest_gap(t0) or 0.0)
+    gap8 = client.longest_gap(t0)
+    report.timed(8, "  longest kubectl gap (no answer; a request every 50 ms)", gap8)
+    # Make-before-break: no request may fail while the pod is replaced.
+    if client_failures(client, cluster, t0, 8) or gap8 > 1.0:
+        raise Failed(f"step 8: the hand-over cost requests (longest gap {gap8:.2f} s): make-before-break broke")
 
 
 def reset_and_rejoin(cluster, client, report):

@@ -94,9 +94,9 @@ class ApiserverProbe:
 
 class ClientLoop:
     """kubectl through the VIP from the client namespace, over and over:
-    [(start, end, ok)], to measure how long it did not answer. It asks for
-    /version, as any client request: /readyz is red on purpose while a
-    stopping apiserver still serves (its shutdown delay)."""
+    [(start, end, ok, error)], to measure how long it did not answer. It
+    asks for /version, as any client request: /readyz is red on purpose
+    while a stopping apiserver still serves (its shutdown delay)."""
 
     def __init__(self, cluster):
         self.cluster, self.results, self.stopping = cluster, [], False
@@ -112,31 +112,30 @@ class ClientLoop:
     def _loop(self):
         while not self.stopping:
             t0 = time.monotonic()
-            ok = self.cluster.kubectl("get", "--raw", "/version", "--request-timeout=1s", timeout=10).returncode == 0
-            self.results.append((t0, time.monotonic(), ok))
+            out = self.cluster.kubectl("get", "--raw", "/version", "--request-timeout=1s", timeout=10)
+            error = None if out.returncode == 0 else (out.stderr.strip().splitlines() or ["exit %d" % out.returncode])[-1]
+            self.results.append((t0, time.monotonic(), error is None, error))
             time.sleep(0.05)
 
     def first_ok_after(self, t):
-        for s, e, ok in self.results:
+        for s, e, ok, _ in self.results:
             if s >= t and ok:
                 return e
         return None
 
-    def longest_gap(self, since):
-        """Longest time between two answered requests that started after since."""
-        oks = [e for s, e, ok in self.results if s >= since and ok]
-        fails = [s for s, e, ok in self.results if s >= since and not ok]
-        if not fails:
-            return 0.0
-        gap, prev = 0.0, None
-        for s, e, ok in self.results:
-            if s < since:
-                continue
-            if ok:
-                if prev is not None:
-                    gap = max(gap, e - prev)
-                prev = e
-        return gap if oks else None
+    def failures(self, since):
+        """(start, error) of every request started after since that failed."""
+        return [(s, err) for s, e, ok, err in list(self.results) if s >= since and not ok]
+
+    def longest_gap(self, since, until=None):
+        """Longest time within [since, until] with no answer: between two
+        answered requests, from since to the first answer (a gap that
+        starts before the first success counts), and from the last answer
+        to until. A window with no answer at all is one gap, its length."""
+        until = time.monotonic() if until is None else until
+        answered = [e for s, e, ok, _ in list(self.results) if ok and since <= e <= until]
+        marks = [since] + answered + [until]
+        return max(b - a for a, b in zip(marks, marks[1:]))
 
     def stop(self):
         self.stopping = True

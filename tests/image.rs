@@ -657,7 +657,7 @@ fn install_copies_the_image_into_cri_o_storage_with_skopeo_when_podman_is_absent
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{said}");
     assert!(
-        said.contains("neither podman nor skopeo")
+        said.contains("podman or skopeo is not installed")
             && said.contains("Fix: install podman or skopeo"),
         "{said}"
     );

@@ -62,7 +62,7 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Where the pod's agent serves /metrics, /healthz and /status, IP:PORT
-    /// [default: 127.0.0.1:10290; 0.0.0.0:10290 lets Prometheus scrape it]
+    /// [default: 127.0.0.1:10290; this node's address lets Prometheus scrape it]
     #[arg(long, value_name = "IP:PORT")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_listen: Option<String>,

@@ -103,35 +103,11 @@ struct Agent {
 
 impl Agent {
     fn start(ns: &Netns, dir: &Path) -> Agent {
-        let out = must(ns.exec(&bin()).args([
-            "render",
-            "--keepalived-conf",
-            "--vip",
-            VIP,
-            "--peer",
-            "192.0.2.11",
-            "--peer",
-            "192.0.2.12",
-        ]));
-        let run_dir = dir.join("run");
-        std::fs::create_dir_all(&run_dir).unwrap();
-        let conf = text(&out.stdout).replace("/run/kubealived", run_dir.to_str().unwrap());
-        let conf_path = dir.join("keepalived.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let log = dir.join("agent.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let guard = ns
-            .exec(&bin())
-            .arg("agent")
-            .arg("--keepalived-conf")
-            .arg(&conf_path)
-            .args(["--interface", "eth0", "--vip", VIP, "--run-dir"])
-            .arg(&run_dir)
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        Agent { guard, log }
+        let guard = spawn_agent(ns, &bin(), dir, VIP);
+        Agent {
+            guard,
+            log: dir.join("agent.log"),
+        }
     }
 
     /// The worker: the guard's child.

@@ -95,37 +95,7 @@ impl Master {
     }
 
     fn start_agent(&mut self) {
-        // The rendered keepalived.conf, with this master's run directory
-        // in place of the container's /run/kubealived.
-        let out = must(self.ns.exec(BIN).args([
-            "render",
-            "--keepalived-conf",
-            "--vip",
-            VIP,
-            // Both masters, the same list on each.
-            "--peer",
-            "192.0.2.11",
-            "--peer",
-            "192.0.2.12",
-        ]));
-        let run_dir = self.dir.join("run");
-        let conf = text(&out.stdout).replace("/run/kubealived", run_dir.to_str().unwrap());
-        let conf_path = self.dir.join("keepalived.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let log = std::fs::File::create(self.dir.join("agent.log")).unwrap();
-        let child = self
-            .ns
-            .exec(BIN)
-            .arg("agent")
-            .arg("--keepalived-conf")
-            .arg(&conf_path)
-            .args(["--interface", "eth0", "--vip", VIP, "--run-dir"])
-            .arg(&run_dir)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.agent = Some(child);
+        self.agent = Some(spawn_agent(&self.ns, BIN, &self.dir, VIP));
     }
 
     fn log(&self) -> String {

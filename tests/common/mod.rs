@@ -182,3 +182,36 @@ pub fn spawn_ready(cmd: &mut Command) -> std::process::Child {
     assert_eq!(line.trim(), "ready", "{cmd:?} did not say ready");
     child
 }
+
+/// `kubealived agent` (the binary `bin`) in `ns`, as the pod runs it, on
+/// the keepalived.conf `render` gives for `vip` on eth0 with the two
+/// masters 192.0.2.11-12 as peers, with `dir/run` in place of the pod's
+/// /run/kubealived; its output goes to `dir/agent.log`.
+pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process::Child {
+    let out = must(ns.exec(bin).args([
+        "render",
+        "--keepalived-conf",
+        "--vip",
+        vip,
+        // Both masters, the same list on each.
+        "--peer",
+        "192.0.2.11",
+        "--peer",
+        "192.0.2.12",
+    ]));
+    let run_dir = dir.join("run");
+    let conf = text(&out.stdout).replace("/run/kubealived", run_dir.to_str().unwrap());
+    let conf_path = dir.join("keepalived.conf");
+    fs::write(&conf_path, conf).unwrap();
+    let log = fs::File::create(dir.join("agent.log")).unwrap();
+    ns.exec(bin)
+        .arg("agent")
+        .arg("--keepalived-conf")
+        .arg(&conf_path)
+        .args(["--interface", "eth0", "--vip", vip, "--run-dir"])
+        .arg(&run_dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}

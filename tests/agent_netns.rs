@@ -119,14 +119,9 @@ fn kill(pid: i32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
 }
 
-#[test]
-fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
-    if !prerequisites("agent", true, &["ip", "openssl", "python3", "keepalived"]) {
-        return;
-    }
-    use nix::sys::signal::Signal;
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
+/// Masters A (192.0.2.11) and B (.12) on one veth, each with a stand-in
+/// apiserver (self-signed) in its namespace; no agent yet.
+fn two_masters(root: &Path) -> (Master, Master) {
     must(
         Command::new("openssl")
             .args([
@@ -151,8 +146,12 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
     let mut b = Master::new(ns_b, root, "b");
     a.start_apiserver(root);
     b.start_apiserver(root);
+    (a, b)
+}
 
-    // A alone: it takes the VIP and becomes ready.
+/// A's agent first: it takes the VIP and becomes ready; then B's, which
+/// stays BACKUP (equal priority does not preempt).
+fn holder_and_backup(a: &mut Master, b: &mut Master) {
     a.start_agent();
     wait_for("A to hold the VIP", Duration::from_secs(10), || {
         has_vip(&a.ns)
@@ -165,7 +164,6 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
             s.contains("role: MASTER") && s.contains("apiserverReady: true")
         },
     );
-    // B joins and stays BACKUP (equal priority does not preempt).
     b.start_agent();
     wait_for(
         "B's agent to report BACKUP and ready",
@@ -176,6 +174,76 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
         },
     );
     assert!(has_vip(&a.ns) && !has_vip(&b.ns));
+}
+
+/// Unmounts on drop (after the masters that use it are gone).
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The holder's run directory full (the track file cannot be written):
+/// its apiserver dies, the agent cannot write -6 or 0, so it removes the
+/// file rather than leave the old 1; the VIP moves.
+#[test]
+fn a_full_run_directory_fails_closed() {
+    if !prerequisites(
+        "agent, full disk",
+        true,
+        &["ip", "openssl", "python3", "keepalived", "mount"],
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // Declared first, dropped last: the masters' processes go before it.
+    let run_a = tmp.path().join("a/run");
+    std::fs::create_dir_all(&run_a).unwrap();
+    must(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&run_a),
+    );
+    let _mount = Mount(run_a.clone());
+    let (mut a, mut b) = two_masters(tmp.path());
+    holder_and_backup(&mut a, &mut b);
+    // Fill it: dd stops at ENOSPC.
+    let _ = Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(format!("of={}", run_a.join("fill").display()))
+        .args(["bs=4k", "status=none"])
+        .status();
+    let mut api = a.apiserver.take().unwrap();
+    let _ = api.kill();
+    let _ = api.wait();
+    let moved = wait_for("B to take the VIP", Duration::from_secs(5), || {
+        has_vip(&b.ns) && !has_vip(&a.ns)
+    });
+    println!(
+        "run directory full, apiserver dead: VIP moved after {:.2} s",
+        moved.as_secs_f64()
+    );
+    // The write failed, and the file went rather than keep a stale value.
+    // (Its page freed, the next write may succeed: /healthz's red while
+    // writes fail is the unit tests'.)
+    let log = a.log();
+    assert!(
+        log.contains("No space left on device") && log.contains("removed it (reads 0)"),
+        "{log}"
+    );
+}
+
+#[test]
+fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
+    if !prerequisites("agent", true, &["ip", "openssl", "python3", "keepalived"]) {
+        return;
+    }
+    use nix::sys::signal::Signal;
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = two_masters(tmp.path());
+    holder_and_backup(&mut a, &mut b);
 
     // /metrics parses, and says what status says.
     let metrics = get(&a.ns, "/metrics");
@@ -223,7 +291,7 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
         "the VIP took {gone:?} to leave a master whose apiserver died (target 0.5 s)\n{}",
         a.log()
     );
-    a.start_apiserver(root);
+    a.start_apiserver(tmp.path());
     wait_for("A to be ready again", Duration::from_secs(5), || {
         a.status().contains("apiserverReady: true")
     });

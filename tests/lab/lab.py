@@ -322,11 +322,18 @@ class Lab:
         played = manifest.replace(f"\n  name: {POD}\n", f"\n  name: {self.pod_name(i)}\n", 1)
         played = played.replace(f"      path: {CONFIG_DIR}\n", f"      path: {self._root(i)}{CONFIG_DIR}\n", 1)
         played = played.replace(f"      path: {MANIFESTS_DIR}\n", f"      path: {self._root(i)}{MANIFESTS_DIR}\n", 1)
-        assert played.count(self.pod_name(i)) == 1 and played.count(str(self._root(i))) == 2, "manifest shape changed"
+        # podman names an emptyDir's volume after it, so pods on one machine
+        # would share /run/kubealived (track file, FIFO); kubelet gives each
+        # pod its own. One volume per master, removed with its pod.
+        played = played.replace("name: run\n", f"name: {self.run_volume(i)}\n")
+        assert played.count(self.pod_name(i)) == 3 and played.count(str(self._root(i))) == 2, "manifest shape changed"
         path = self._file(i, "played.yaml")
         path.write_text(played)
         sh("nsenter", f"--net=/run/netns/{self.ns(i)}", "podman", "--runtime", "runc", "kube", "play", str(path), env=self.env)
         self.pods[i] = path
+
+    def run_volume(self, i):
+        return f"{self.pod_name(i)}-run"
 
     def start_pod(self, i, install=True):
         if install:
@@ -338,6 +345,7 @@ class Lab:
         if graceful:
             sh("podman", "pod", "stop", "-t", "10", self.pod_name(i), check=False, env=self.env)
         sh("podman", "pod", "rm", "-f", self.pod_name(i), check=False, env=self.env)
+        sh("podman", "volume", "rm", "-f", self.run_volume(i), check=False, env=self.env)
         if not graceful:
             self._drop_vips(i)
 

@@ -174,6 +174,12 @@ state = "/run/containerd"
     def kubealived(self, *args, check=True):
         return self.run(self.cluster.build.kubealived, *args, check=check)
 
+    def kubealived_log(self):
+        """The kubealived pod's container logs on this node (kubelet's files),
+        every restart of it."""
+        pods = self.host_path("/var/log/pods")
+        return "".join(p.read_text(errors="replace") for p in sorted(pods.glob("kube-system_kubealived-*/keepalived/*.log")))
+
     def manifest(self):
         p = self.host_path("/etc/kubernetes/manifests/kubealived.yaml")
         return p.read_text() if p.exists() else None

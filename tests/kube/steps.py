@@ -77,6 +77,10 @@ def init(cluster, report):
     report.timed(2, "  apiserver port 6443 on master1 first accepted", (t_port or t_api) - t0)
     report.timed(2, "  apiserver on master1 first ready (/readyz 200)", t_api - t0)
     report.timed(3, "kubeadm init (through the VIP)", init_s)
+    # The agent asks /readyz where kubelet does: kube-apiserver.yaml's
+    # probe, on the node's advertise address (not 127.0.0.1).
+    wanted = f"asking https://{m1.addr}:{PORT}/readyz"
+    wait(f"master1's agent {wanted}", lambda: wanted in m1.kubealived_log(), 30)
     admin = m1.host_path("/etc/kubernetes/admin.conf")
     cluster.admin_conf = cluster.run_dir / "admin.conf"
     shutil.copy(admin, cluster.admin_conf)

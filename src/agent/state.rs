@@ -333,18 +333,7 @@ mod tests {
         let s = std::sync::Arc::new(State::new());
         let flipper = {
             let s = s.clone();
-            std::thread::spawn(move || {
-                for i in 0..20_000 {
-                    s.set_role(
-                        if i % 2 == 0 {
-                            Role::Master
-                        } else {
-                            Role::Backup
-                        },
-                        None,
-                    );
-                }
-            })
+            std::thread::spawn(move || flip_roles(&s, 20_000))
         };
         let mut scrapes = 0;
         while !flipper.is_finished() || scrapes == 0 {
@@ -359,19 +348,22 @@ mod tests {
         flipper.join().unwrap();
     }
 
+    /// MASTER, BACKUP, MASTER, ... `n` role changes.
+    fn flip_roles(s: &State, n: usize) {
+        for i in 0..n {
+            let role = if i % 2 == 0 {
+                Role::Master
+            } else {
+                Role::Backup
+            };
+            s.set_role(role, None);
+        }
+    }
+
     #[test]
     fn keeps_the_last_transitions_only() {
         let s = State::new();
-        for i in 0..30 {
-            s.set_role(
-                if i % 2 == 0 {
-                    Role::Master
-                } else {
-                    Role::Backup
-                },
-                None,
-            );
-        }
+        flip_roles(&s, 30);
         assert_eq!(s.report().transitions.len(), KEEP_TRANSITIONS);
     }
 

@@ -432,3 +432,161 @@ fn workflows_pass_actionlint_and_the_scripts_they_call_pass_shellcheck() {
         );
     }
 }
+
+/// zizmor, the security linter for GitHub Actions, offline (its online
+/// audits ask GitHub's API): no finding of medium severity or above in
+/// `.github/workflows`.
+#[test]
+fn workflows_pass_zizmor() {
+    let zizmor = venv_tool("zizmor");
+    if !prerequisites("zizmor workflow audit", false, &[&zizmor]) {
+        return;
+    }
+    let out = run(Command::new(&zizmor)
+        .args([
+            "--offline",
+            "--no-config",
+            "--no-progress",
+            "--color",
+            "never",
+        ])
+        .args(["--min-severity", "medium", ".github/workflows"])
+        .current_dir(repo()));
+    assert!(
+        out.status.success(),
+        "zizmor found medium or high findings ({}):\n{}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// What a release is built and signed with cannot move under it: every
+/// action of another repository is pinned to a commit (its tag in a
+/// comment), every container to a digest, both workflows use the same Rust
+/// toolchain, and the cargo tools' versions live in scripts/cargo-tools
+/// alone. Publishing waits for CI on the tag's commit, in the protected
+/// environment, and is the only job that may write; the README and
+/// reliability.md verify the exact tag's workflow, not a pattern.
+#[test]
+fn workflows_pin_what_they_run_and_publish_after_ci() {
+    use serde_yaml_ng::Value;
+    let repo = repo();
+    let read = |path: &str| fs::read_to_string(repo.join(path)).unwrap();
+    let mut toolchains = std::collections::BTreeSet::new();
+    for file in [".github/workflows/ci.yml", ".github/workflows/release.yml"] {
+        let body = read(file);
+        for line in body.lines().map(str::trim) {
+            let line = line.trim_start_matches("- ");
+            if let Some(uses) = line.strip_prefix("uses: ") {
+                if uses.starts_with("./") {
+                    continue;
+                }
+                let (action, rest) = uses.split_once('@').unwrap_or((uses, ""));
+                let (sha, comment) = rest.split_once(" # ").unwrap_or((rest, ""));
+                assert!(
+                    sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{file}: {action} is not pinned to a full commit: {line}"
+                );
+                assert!(!comment.trim().is_empty(), "{file}: no tag comment: {line}");
+                if action == "dtolnay/rust-toolchain" {
+                    toolchains.insert(uses.to_string());
+                }
+            }
+            if let Some(image) = line.strip_prefix("image: ") {
+                let digest = image.split_once("@sha256:").map(|(_, d)| d).unwrap_or("");
+                assert!(
+                    digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{file}: the container is not pinned to a digest: {line}"
+                );
+            }
+        }
+        assert!(
+            !body.contains("cargo install") && !body.contains("install-action"),
+            "{file} installs cargo tools itself; scripts/cargo-tools pins them"
+        );
+        let yaml: Value = serde_yaml_ng::from_str(&body).unwrap();
+        for (name, job) in yaml["jobs"].as_mapping().unwrap() {
+            let name = name.as_str().unwrap();
+            let writes = job["permissions"]
+                .as_mapping()
+                .is_some_and(|p| p.values().any(|v| v.as_str() == Some("write")));
+            assert!(
+                !writes || (file.ends_with("release.yml") && name == "publish"),
+                "{file}: job {name} may write; only release's publish may"
+            );
+            for step in job["steps"].as_sequence().into_iter().flatten() {
+                if step["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/checkout@"))
+                {
+                    assert_eq!(
+                        step["with"]["persist-credentials"].as_bool(),
+                        Some(false),
+                        "{file}: job {name} checks out with the token left in .git/config"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        toolchains.len(),
+        1,
+        "the workflows' Rust toolchains differ: {toolchains:?}"
+    );
+    assert!(read("scripts/setup").contains("\"$repo/scripts/cargo-tools\""));
+
+    let ci: Value = serde_yaml_ng::from_str(&read(".github/workflows/ci.yml")).unwrap();
+    assert!(
+        ci["on"].as_mapping().unwrap().contains_key("workflow_call"),
+        "release.yml calls ci.yml: it needs on: workflow_call"
+    );
+    let steps = format!("{:?}", ci["jobs"]["test"]["steps"]);
+    assert!(
+        steps.contains("cargo deny --locked check advisories"),
+        "{steps}"
+    );
+
+    let release: Value = serde_yaml_ng::from_str(&read(".github/workflows/release.yml")).unwrap();
+    assert_eq!(
+        release["permissions"].as_mapping().map(|m| m.len()),
+        Some(0),
+        "release.yml: top-level permissions must be {{}}"
+    );
+    assert_eq!(
+        release["jobs"]["ci"]["uses"].as_str(),
+        Some("./.github/workflows/ci.yml")
+    );
+    let publish = &release["jobs"]["publish"];
+    assert_eq!(publish["environment"].as_str(), Some("release"));
+    let needs: Vec<&str> = publish["needs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        needs.contains(&"ci") && needs.contains(&"build"),
+        "{needs:?}"
+    );
+    assert!(
+        format!("{:?}", release["jobs"]["build"]["steps"])
+            .contains("scripts/cargo-tools cargo-deb cargo-generate-rpm"),
+        "the release builds with scripts/cargo-tools' cargo-deb and cargo-generate-rpm"
+    );
+
+    let identity =
+        "https://github.com/kubealived/kubealived/.github/workflows/release.yml@refs/tags/v";
+    for doc in ["README.md", "docs/reliability.md"] {
+        let body = read(doc);
+        assert!(
+            !body.contains("certificate-identity-regexp"),
+            "{doc}: a pattern accepts any tag's (or branch's) signature; name the tag"
+        );
+        assert!(
+            body.contains(&format!("{identity}$v"))
+                && body.matches("--certificate-identity ").count() >= 2,
+            "{doc}: verify both signatures against {identity}$v"
+        );
+    }
+}

@@ -28,6 +28,7 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
     );
     let mut hysteresis = Hysteresis::new(args.fall, args.rise, args.patience());
     let mut resign_until: Option<Instant> = None;
+    let mut held_while_ready = false;
     loop {
         let start = Instant::now();
         let timeout = hysteresis.deadline().map_or(args.timeout(), |deadline| {
@@ -52,14 +53,20 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
         let healthy =
             hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
         state.record_check(&result, latency, healthy);
+        held_while_ready = state.role() == Role::Master && (held_while_ready || result.is_ok());
         // Resign at once only when the apiserver no longer serves (refused,
         // reset, timed out). One that still answers, red, is shutting down
         // gracefully: the lower priority hands the VIP over make-before-
         // break (the backup adds it and announces itself, then this node
         // drops it), about three adverts later, while it still serves.
+        // And only a holder that held the VIP while its apiserver answered:
+        // one that took it after its own last answer took it from a master
+        // that resigned or vanished, and nobody is known to be better (every
+        // apiserver hung: etcd lost quorum). Resigning again would leave the
+        // VIP with nobody until a master-down timer ran out, 2 s and more.
         let serving =
             matches!(&result, Err(f) if matches!(f.kind, FailureKind::Red | FailureKind::Denied));
-        if was_healthy && !healthy && !serving && state.role() == Role::Master {
+        if was_healthy && !healthy && !serving && held_while_ready {
             log(
                 "the apiserver stopped answering on the VIP holder: resigning (FAULT for a moment)",
             );

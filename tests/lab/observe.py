@@ -69,23 +69,25 @@ class Holders:
         """Durations during which `when(number of masters holding vip)` was
         true, for spans starting at or after t0 and outside `exclude`
         windows; one still open counts as infinite."""
+        def keep(t):
+            return t >= t0 and not any(a <= t <= b for a, b in exclude)
+        return [d for start, d in self.timed_spans(when, vip) if keep(start)]
+
+    def timed_spans(self, when, vip=VIP4):
+        """(start, duration) of every span during which `when(number of
+        masters holding vip)` was true; one still open lasts forever."""
         with self.lock:
             events = [e for e in self.events if e[2] == vip]
         held, start, out = set(), None, []
-
-        def keep(t):
-            return t >= t0 and not any(a <= t <= b for a, b in exclude)
-
         for t, master, _, h in events:
             (held.add if h else held.discard)(master)
             if when(len(held)) and start is None:
                 start = t
             elif not when(len(held)) and start is not None:
-                if keep(start):
-                    out.append(t - start)
+                out.append((start, t - start))
                 start = None
-        if start is not None and keep(start):
-            out.append(float("inf"))
+        if start is not None:
+            out.append((start, float("inf")))
         return out
 
     def stop(self):

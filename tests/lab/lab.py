@@ -33,8 +33,8 @@ import yaml
 from guide import guide_config, script_config
 from image import ensure_images
 from machine import HERE, binary, containers_conf, sh, stop
-from names import (CLIENT4, CLIENT6, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST, MANIFESTS_DIR, POD,
-                   VIP4, VIP6, addr4, addr6, host_prefix)
+from names import (CLIENT4, CLIENT6, CLUSTER_CA, CONFIG_DIR, CONTAINER, IMAGE_BINARY, KEEPALIVED_CONF, MANIFEST,
+                   MANIFESTS_DIR, POD, VIP4, VIP6, addr4, addr6, host_prefix)
 from observe import Holders, Probe
 
 
@@ -139,12 +139,7 @@ class Lab:
         hosts = [(self.ns(i), f"p{i}", addr4(i), addr6(i)) for i in self.masters]
         hosts.append((self.client, "pc", CLIENT4, CLIENT6))
         for name, port, a4, a6 in hosts:
-            self._netns(name)
-            sh("ip", "link", "add", "eth0", "netns", name, "type", "veth", "peer", "name", port, "netns", lan)
-            sh("ip", "-n", lan, "link", "set", port, "master", "br0", "up")
-            sh("ip", "-n", name, "addr", "add", f"{a4}/24", "dev", "eth0")
-            sh("ip", "-n", name, "addr", "add", f"{a6}/64", "dev", "eth0", "nodad")
-            sh("ip", "-n", name, "link", "set", "eth0", "up")
+            self._plug(name, port, a4, a6)
         for i in self.masters:
             self.holders.watch(i, self.ns(i))
             on = int(self.forwarding)
@@ -153,6 +148,22 @@ class Lab:
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kube-apiserver",
            "-keyout", str(self._dir / "key.pem"), "-out", str(self._dir / "cert.pem"))
         time.sleep(0.3)  # let the monitors attach before anything happens
+
+    def _plug(self, name, port, a4, a6):
+        """A new namespace `name` whose eth0 is on the LAN bridge (port `port`)."""
+        self._netns(name)
+        sh("ip", "link", "add", "eth0", "netns", name, "type", "veth", "peer", "name", port, "netns", self.lan)
+        sh("ip", "-n", self.lan, "link", "set", port, "master", "br0", "up")
+        sh("ip", "-n", name, "addr", "add", f"{a4}/24", "dev", "eth0")
+        sh("ip", "-n", name, "addr", "add", f"{a6}/64", "dev", "eth0", "nodad")
+        sh("ip", "-n", name, "link", "set", "eth0", "up")
+
+    def add_host(self, name, a4, a6):
+        """Another host on the LAN, not a master (a rogue one in the trust
+        tests): its namespace's name, removed with the lab."""
+        ns = f"{self.prefix}-{name}"
+        self._plug(ns, f"p{name}", a4, a6)
+        return ns
 
     def close(self):
         if self._closed:
@@ -322,11 +333,14 @@ class Lab:
         played = manifest.replace(f"\n  name: {POD}\n", f"\n  name: {self.pod_name(i)}\n", 1)
         played = played.replace(f"      path: {CONFIG_DIR}\n", f"      path: {self._root(i)}{CONFIG_DIR}\n", 1)
         played = played.replace(f"      path: {MANIFESTS_DIR}\n", f"      path: {self._root(i)}{MANIFESTS_DIR}\n", 1)
+        # FileOrCreate creates the file, not its directory (as kubelet).
+        (self._root(i) / CLUSTER_CA.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        played = played.replace(f"      path: {CLUSTER_CA}\n", f"      path: {self._root(i)}{CLUSTER_CA}\n", 1)
         # podman names an emptyDir's volume after it, so pods on one machine
         # would share /run/kubealived (track file, FIFO); kubelet gives each
         # pod its own. One volume per master, removed with its pod.
         played = played.replace("name: run\n", f"name: {self.run_volume(i)}\n")
-        assert played.count(self.pod_name(i)) == 3 and played.count(str(self._root(i))) == 2, "manifest shape changed"
+        assert played.count(self.pod_name(i)) == 3 and played.count(str(self._root(i))) == 3, "manifest shape changed"
         path = self._file(i, "played.yaml")
         path.write_text(played)
         sh("nsenter", f"--net=/run/netns/{self.ns(i)}", "podman", "--runtime", "runc", "kube", "play", str(path), env=self.env)
@@ -405,12 +419,17 @@ class Lab:
         proc.stdout.close()
 
     # --- other processes -----------------------------------------------
-    def spawn(self, i, *argv):
-        """A process in master i's namespace, stopped at the latest when the
-        lab closes."""
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns(i), *argv])
+    def spawn(self, i, *argv, **popen):
+        """A process in master i's namespace (or the namespace named i),
+        stopped at the latest when the lab closes."""
+        ns = self.ns(i) if isinstance(i, int) else i
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv], **popen)
         self.procs.append(proc)
         return proc
+
+    def lab_file(self, name):
+        """A path in the lab's own directory, removed with the lab."""
+        return self._dir / name
 
     # --- faults --------------------------------------------------------
     def link(self, i, up):

@@ -1,5 +1,6 @@
 //! The agent's HTTP endpoint: `/metrics` (Prometheus text), `/healthz`
-//! (the livenessProbe: 200 while the check loop runs) and `/status`
+//! (the livenessProbe: 200 while the check loop runs, the track file can
+//! be written and keepalived is not in a restart loop) and `/status`
 //! (YAML, read by `kubealived status`).
 //!
 //! The pod has the host's network, so every local user (and, on a
@@ -175,8 +176,9 @@ fn respond(state: &State, stale_after: Duration, path: &str) -> Response<String>
             state.metrics_text(),
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         ),
-        // Red while the check loop is stuck or the track file cannot be
-        // written: kubelet restarts the pod (the node is already unready).
+        // Red while the check loop is stuck, the track file cannot be
+        // written (the node is already unready) or keepalived is in a
+        // restart loop: kubelet restarts the pod, and shows it.
         "/healthz" => match state.liveness(stale_after) {
             Ok(()) => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
             Err(why) => (

@@ -12,6 +12,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How many transitions `status` shows.
 const KEEP_TRANSITIONS: usize = 10;
 
+/// keepalived counts as up once it has run this long; the supervisor's
+/// backoff starts again at 0.1 s then.
+pub const STAYED_UP: Duration = Duration::from_secs(30);
+
+/// Exits in a row, none after staying up [`STAYED_UP`], that make a
+/// restart loop: one crash is the supervisor's business, three are not
+/// (with the backoff, three quick exits take 0.6 s).
+const LOOP_EXITS: u32 = 3;
+
 fn now_unix() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -53,12 +62,67 @@ pub struct StatusReport {
     /// ready.
     #[serde(default)]
     pub apiserver_denied: Option<String>,
+    /// Why keepalived counts as in a restart loop, while it is (then
+    /// `/healthz` fails).
+    #[serde(default)]
+    pub keepalived_restart_loop: Option<String>,
+}
+
+/// keepalived's runs, to tell a restart loop from one crash.
+#[derive(Debug, Default)]
+struct Runs {
+    /// When the keepalived now running started.
+    started: Option<Instant>,
+    /// Exits since keepalived last stayed up [`STAYED_UP`].
+    exits: u32,
+    /// How the last one ended.
+    last: String,
+}
+
+impl Runs {
+    fn started(&mut self, now: Instant) {
+        self.started = Some(now);
+    }
+
+    /// keepalived exited (`how`: its exit status), or could not start.
+    fn exited(&mut self, now: Instant, how: &str) {
+        let ran = self.started.take().map(|t| now.duration_since(t));
+        if ran.is_some_and(|ran| ran >= STAYED_UP) {
+            self.exits = 0;
+        }
+        self.exits += 1;
+        self.last = match ran {
+            Some(ran) => format!("{how} after {:.1} s", ran.as_secs_f64()),
+            None => how.to_string(),
+        };
+        if self.exits == LOOP_EXITS {
+            if let Some(why) = self.restart_loop(now) {
+                eprintln!("kubealived agent: {why}; /healthz fails until it stays up");
+            }
+        }
+    }
+
+    /// Why keepalived is in a restart loop at `now`, if it is.
+    fn restart_loop(&self, now: Instant) -> Option<String> {
+        let up = self.started.map(|t| now.duration_since(t));
+        if self.exits < LOOP_EXITS || up.is_some_and(|up| up >= STAYED_UP) {
+            return None;
+        }
+        Some(format!(
+            "keepalived is in a restart loop: it exited {} times without staying up {} s \
+             (last: {})",
+            self.exits,
+            STAYED_UP.as_secs(),
+            self.last
+        ))
+    }
 }
 
 struct Inner {
     report: StatusReport,
     transitions: VecDeque<Transition>,
     heartbeat: Instant,
+    runs: Runs,
 }
 
 pub struct State {
@@ -91,9 +155,11 @@ impl State {
                     now,
                     track_file_error: None,
                     apiserver_denied: None,
+                    keepalived_restart_loop: None,
                 },
                 transitions: VecDeque::new(),
                 heartbeat: Instant::now(),
+                runs: Runs::default(),
             }),
             metrics: Metrics::new(),
         }
@@ -208,8 +274,10 @@ impl State {
     }
 
     /// What the livenessProbe asks (`/healthz`): the check loop ran
-    /// within `stale_after`, and its last track-file write succeeded. A
-    /// node that cannot tell keepalived its readiness is better restarted.
+    /// within `stale_after`, its last track-file write succeeded, and
+    /// keepalived is not in a restart loop. A node that cannot tell
+    /// keepalived its readiness, or keep it running, is better restarted
+    /// (and kubelet shows it).
     pub fn liveness(&self, stale_after: Duration) -> Result<(), String> {
         let inner = self.lock();
         let age = inner.heartbeat.elapsed();
@@ -219,23 +287,37 @@ impl State {
                 age.as_secs_f64()
             ));
         }
-        match &inner.report.track_file_error {
-            Some(e) => Err(format!("cannot write the track file: {e}")),
+        if let Some(e) = &inner.report.track_file_error {
+            return Err(format!("cannot write the track file: {e}"));
+        }
+        match inner.runs.restart_loop(Instant::now()) {
+            Some(why) => Err(why),
             None => Ok(()),
         }
     }
 
     pub fn keepalived_started(&self) {
-        self.lock().report.keepalived_running = true;
+        let mut inner = self.lock();
+        inner.report.keepalived_running = true;
+        inner.runs.started(Instant::now());
         self.metrics.keepalived_running(true);
     }
 
-    pub fn keepalived_exited(&self, restart: bool) {
+    /// The supervisor could not start keepalived (`why`): for the restart
+    /// loop, as an exit.
+    pub fn keepalived_not_started(&self, why: &str) {
+        self.lock().runs.exited(Instant::now(), why);
+    }
+
+    /// keepalived exited (`how`: its exit status); `restart`: the
+    /// supervisor starts it again.
+    pub fn keepalived_exited(&self, restart: bool, how: &str) {
         {
             let mut inner = self.lock();
             inner.report.keepalived_running = false;
             if restart {
                 inner.report.keepalived_restarts += 1;
+                inner.runs.exited(Instant::now(), how);
             }
         }
         self.metrics.keepalived_running(false);
@@ -254,6 +336,7 @@ impl State {
         let inner = self.lock();
         let mut report = inner.report.clone();
         report.transitions = inner.transitions.iter().cloned().collect();
+        report.keepalived_restart_loop = inner.runs.restart_loop(Instant::now());
         report.now = now_unix();
         report
     }
@@ -394,7 +477,7 @@ mod tests {
         let s = State::new();
         s.keepalived_started();
         s.set_role(Role::Master, Some(250));
-        s.keepalived_exited(true);
+        s.keepalived_exited(true, "exit status: 1");
         let r = s.report();
         assert_eq!(
             (r.role, r.keepalived_running, r.keepalived_restarts),
@@ -403,6 +486,109 @@ mod tests {
         assert!(s
             .metrics_text()
             .contains("kubealived_keepalived_restarts_total 1"));
+    }
+
+    /// Three exits without keepalived staying up 30 s in between are a
+    /// loop, from the third exit until a run reaches 30 s; one crash is
+    /// not.
+    #[test]
+    fn a_restart_loop_is_three_exits_without_staying_up() {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut runs = Runs::default();
+        runs.started(at(0.0));
+        runs.exited(at(3600.0), "signal: 9 (SIGKILL)");
+        runs.started(at(3600.2));
+        assert_eq!(runs.restart_loop(at(3600.2)), None, "one crash");
+        runs.exited(at(3601.2), "exit status: 2");
+        runs.started(at(3601.6));
+        assert_eq!(runs.restart_loop(at(3601.6)), None, "two exits");
+        runs.exited(at(3601.6), "exit status: 2");
+        assert_eq!(
+            runs.restart_loop(at(3601.6)).as_deref(),
+            Some(
+                "keepalived is in a restart loop: it exited 3 times without staying up 30 s \
+                 (last: exit status: 2 after 0.0 s)"
+            )
+        );
+        runs.started(at(3602.4));
+        assert!(runs.restart_loop(at(3632.3)).is_some(), "up 29.9 s");
+        assert_eq!(runs.restart_loop(at(3632.4)), None, "up 30 s");
+        runs.exited(at(4000.0), "exit status: 1");
+        assert_eq!(runs.restart_loop(at(4000.0)), None, "counted anew");
+        runs.exited(
+            at(4001.0),
+            "cannot start keepalived: No such file or directory",
+        );
+        runs.exited(
+            at(4002.0),
+            "cannot start keepalived: No such file or directory",
+        );
+        let why = runs.restart_loop(at(4002.0)).unwrap();
+        assert!(why.ends_with("(last: cannot start keepalived: No such file or directory)"));
+    }
+
+    #[test]
+    fn liveness_and_status_name_a_restart_loop() {
+        let s = State::new();
+        for _ in 0..2 {
+            s.keepalived_started();
+            s.keepalived_exited(true, "exit status: 2");
+        }
+        assert!(s.liveness(Duration::from_secs(5)).is_ok(), "two exits");
+        s.keepalived_not_started("cannot start keepalived: Permission denied");
+        let why = s.liveness(Duration::from_secs(5)).unwrap_err();
+        assert!(
+            why.contains("exited 3 times without staying up 30 s"),
+            "{why}"
+        );
+        assert!(why.contains("Permission denied"), "{why}");
+        assert_eq!(s.report().keepalived_restart_loop, Some(why));
+        s.keepalived_started();
+        assert!(s.liveness(Duration::from_secs(5)).is_err(), "just started");
+        assert_eq!(s.report().keepalived_restarts, 2);
+    }
+
+    /// keepalived exiting after `ran` each time, restarted with the
+    /// supervisor's backoff, looked at every 50 ms for 5 minutes: when
+    /// the restart loop is first reported, and whether it ever clears
+    /// again (kubelet restarts the pod after 3 failed probes 5 s apart).
+    fn simulate(ran: Duration) -> (Option<Duration>, bool) {
+        let t0 = Instant::now();
+        let mut runs = Runs::default();
+        let mut backoff = Duration::from_millis(100);
+        let mut next_start = t0;
+        let (mut first, mut cleared) = (None, false);
+        let mut now = t0;
+        while now - t0 < Duration::from_secs(300) {
+            if runs.started.is_none() && now >= next_start {
+                runs.started(now);
+            }
+            if runs.started.is_some_and(|s| now - s >= ran) {
+                runs.exited(now, "exit status: 1");
+                backoff = super::super::supervise::next_backoff(backoff, ran);
+                next_start = now + backoff;
+            }
+            match (runs.restart_loop(now), first) {
+                (Some(_), None) => first = Some(now - t0),
+                (None, Some(_)) => cleared = true,
+                _ => {}
+            }
+            now += Duration::from_millis(50);
+        }
+        (first, cleared)
+    }
+
+    #[test]
+    fn a_restart_loop_fails_liveness_without_a_break_under_the_backoff() {
+        let (first, cleared) = simulate(Duration::ZERO);
+        assert!(first.unwrap() < Duration::from_secs(1), "{first:?}");
+        assert!(!cleared);
+        for ran in [1, 10, 29] {
+            let (first, cleared) = simulate(Duration::from_secs(ran));
+            assert!(first.is_some() && !cleared, "running {ran} s each time");
+        }
+        assert_eq!(simulate(Duration::from_secs(30)), (None, false));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::args::AgentArgs;
 use super::log;
-use super::state::State;
+use super::state::{State, STAYED_UP};
 use crate::paths::{KEEPALIVED_PID, VRRP_PID};
 use anyhow::Result;
 use nix::sys::signal::{kill, SigSet, Signal};
@@ -105,9 +105,22 @@ fn keepalived_command(args: &AgentArgs) -> Command {
     cmd
 }
 
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The wait before the next start, after a run of `ran`: doubling up to
+/// 5 s while keepalived keeps exiting, 0.1 s again once it has stayed up
+/// as long as ends a restart loop for `/healthz`.
+pub fn next_backoff(backoff: Duration, ran: Duration) -> Duration {
+    if ran >= STAYED_UP {
+        FIRST_BACKOFF
+    } else {
+        (backoff * 2).min(Duration::from_secs(5))
+    }
+}
+
 fn supervise(args: &AgentArgs, state: &State, shared: &Shared) {
     let vips = args.vips();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
     loop {
         let mut child_slot = shared.child();
         if shared.stopping.load(Ordering::SeqCst) {
@@ -119,7 +132,9 @@ fn supervise(args: &AgentArgs, state: &State, shared: &Shared) {
         let mut child = match keepalived_command(args).spawn() {
             Ok(c) => c,
             Err(e) => {
-                log(format!("cannot start {}: {e}", args.keepalived.display()));
+                let why = format!("cannot start {}: {e}", args.keepalived.display());
+                log(&why);
+                state.keepalived_not_started(&why);
                 drop(child_slot);
                 thread::sleep(Duration::from_secs(1));
                 continue;
@@ -135,22 +150,18 @@ fn supervise(args: &AgentArgs, state: &State, shared: &Shared) {
         // defend the VIP, and the other masters take it over.
         vips.remove_logged("keepalived exited");
         let stopping = shared.stopping.load(Ordering::SeqCst);
-        state.keepalived_exited(!stopping);
+        let how = status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|e| e.to_string());
+        state.keepalived_exited(!stopping, &how);
         if stopping {
             return;
         }
         log(format!(
-            "keepalived exited ({}) after {:.1} s; restarting",
-            status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|e| e.to_string()),
+            "keepalived exited ({how}) after {:.1} s; restarting",
             started.elapsed().as_secs_f64()
         ));
-        backoff = if started.elapsed() > Duration::from_secs(30) {
-            Duration::from_millis(100)
-        } else {
-            (backoff * 2).min(Duration::from_secs(5))
-        };
+        backoff = next_backoff(backoff, started.elapsed());
         let guard = shared.child();
         let _ = shared.wake.wait_timeout(guard, backoff);
     }

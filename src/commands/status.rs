@@ -348,6 +348,17 @@ pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
              an AuthenticationConfiguration with anonymous.conditions for those three paths)."
         ));
     }
+    if let Some(why) = agent
+        .as_ref()
+        .and_then(|a| a.report.as_ref())
+        .and_then(|r| r.keepalived_restart_loop.as_ref())
+    {
+        problems.push(format!(
+            "{why}: the pod's /healthz fails, so kubelet restarts the pod.\nFix: the pod's log \
+             (`crictl ps --name keepalived`, then `crictl logs`) says why keepalived exits (a \
+             keepalived.conf it refuses, an interface that is gone, a capability the pod lacks)."
+        ));
+    }
     if let Some(a) = agent.as_ref().filter(|a| !a.reachable) {
         problems.push(format!(
             "the pod's agent does not answer at {}: the kubealived pod is not running.\n\
@@ -520,6 +531,9 @@ pub fn agent_lines(r: &StatusReport) -> Vec<String> {
             r.keepalived_restarts
         ),
     ];
+    if let Some(why) = &r.keepalived_restart_loop {
+        lines.push(format!("{:<16} failing: {why}", "liveness"));
+    }
     if let Some(e) = &r.track_file_error {
         lines.push(format!(
             "{:<16} cannot be written, so this node counts as not ready: {e}",
@@ -542,7 +556,23 @@ pub fn agent_lines(r: &StatusReport) -> Vec<String> {
 mod agent_tests {
     use super::*;
     use crate::agent::notify::Role;
-    use crate::agent::state::Transition;
+    use crate::agent::state::{State, Transition};
+
+    #[test]
+    fn agent_lines_show_a_restart_loop() {
+        let s = State::new();
+        for _ in 0..3 {
+            s.keepalived_started();
+            s.keepalived_exited(true, "exit status: 2");
+        }
+        let lines = agent_lines(&s.report());
+        assert!(
+            lines.iter().any(|l| l.starts_with(
+                "liveness         failing: keepalived is in a restart loop: it exited 3 times"
+            )),
+            "{lines:?}"
+        );
+    }
 
     #[test]
     fn agent_lines_say_role_since_readiness_and_transitions() {
@@ -571,6 +601,7 @@ mod agent_tests {
             now: 100.0,
             track_file_error: None,
             apiserver_denied: None,
+            keepalived_restart_loop: None,
         };
         let lines = agent_lines(&r);
         assert_eq!(

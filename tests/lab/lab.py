@@ -320,6 +320,11 @@ class Lab:
                 kept.append(line)
         return kept
 
+    def masters_log(self, since=None):
+        """Every master's keepalived log (from `since`, wall clock), each
+        line led by its master."""
+        return "\n".join(f"m{i} {line}" for i in self.masters for line in self.keepalived_log(i, since))
+
     # --- keepalived as the real static pod -----------------------------
     def pod_name(self, i):
         return f"{self.prefix}-m{i}"

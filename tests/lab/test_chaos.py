@@ -37,11 +37,6 @@ def wait_respawned(L, i, old_pid):
     assert L.wait(lambda: L.vrrp_pid(i) not in (None, old_pid), 15), f"master{i}: VRRP process not restarted"
 
 
-def keepalived_log(L, since):
-    """Every master's keepalived log from `since` (wall clock) on."""
-    return "\n".join(f"m{i} {line}" for i in L.masters for line in L.keepalived_log(i, since))
-
-
 def client_log(L, probe, t0):
     """The client's connection failures and recoveries, and its neighbour
     entry for the VIP, since t0, with masters' MACs named."""
@@ -122,7 +117,7 @@ def test_chaos_rounds(new_lab):
                 print(f"round {n} ({fault}): client gap {g:.2f} s, from {a - t0:+.2f} s to {end}; "
                       f"healed at {t_heal - t0:+.2f} s; the client's failures and neighbour entry:\n"
                       f"{client_log(L, probe, t0)}\nkeepalived said (fault at {time.ctime(wall0)}):\n"
-                      f"{keepalived_log(L, wall0)}")
+                      f"{L.masters_log(wall0)}")
         # Two holders longer than the tie-break, outside the faults that
         # cut a master off (a partition, a link down, a dead VRRP process).
         during = [(t0, t_heal + HEAL_LIMIT)] if fault in ("partition", "link", "other-link", "kill", "kill-all") else []

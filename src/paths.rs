@@ -56,6 +56,9 @@ pub const KEEPALIVED_CONF_IN_POD: &str = "/etc/kubealived/keepalived.conf";
 /// agent reads kube-apiserver.yaml's probes from it.
 pub const MANIFESTS_DIR_ON_NODE: &str = "/etc/kubernetes/manifests";
 pub const APISERVER_MANIFEST_IN_POD: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml";
+/// kubeadm's cluster CA certificate (never its key), mounted read-only at
+/// the same path: the agent verifies the apiserver's certificate with it.
+pub const CLUSTER_CA_ON_NODE: &str = "/etc/kubernetes/pki/ca.crt";
 pub const DEFAULT_IMAGE_REPO: &str = "ghcr.io/kubealived/kubealived";
 
 // --- Names in the manifest and keepalived.conf.

@@ -10,7 +10,7 @@
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const VIP: &str = "192.0.2.10";
@@ -122,16 +122,10 @@ fn kill(pid: i32, sig: nix::sys::signal::Signal) {
 /// Masters A (192.0.2.11) and B (.12) on one veth, each with a stand-in
 /// apiserver (self-signed) in its namespace; no agent yet.
 fn two_masters(root: &Path) -> (Master, Master) {
-    must(
-        Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args(["-subj", "/CN=kube-apiserver", "-keyout"])
-            .arg(root.join("key.pem"))
-            .arg("-out")
-            .arg(root.join("cert.pem"))
-            .stderr(Stdio::null()),
+    openssl_self_signed(
+        &root.join("cert.pem"),
+        &root.join("key.pem"),
+        "kube-apiserver",
     );
     let (ns_a, ns_b) = (Netns::new(), Netns::new());
     must(Command::new("ip").args([
@@ -267,6 +261,13 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
     assert_eq!(value("kubealived_keepalived_up", None), 1.0);
     assert!(metrics.contains("kubealived_apiserver_check_duration_seconds_bucket"));
     assert_eq!(get(&a.ns, "/healthz").trim(), "ok");
+    // No cluster CA (spawn_agent names one that is not there): the
+    // self-signed stand-in is not verified, and /status says so.
+    let status = a.status();
+    assert!(
+        status.contains("apiserverCertificate: 'not verified: no cluster CA yet at "),
+        "{status}"
+    );
 
     // 1. A's apiserver dies (the connection is refused): A resigns at once.
     let mut api = a.apiserver.take().unwrap();

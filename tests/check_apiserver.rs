@@ -4,45 +4,11 @@
 
 mod common;
 use common::*;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A stand-in apiserver: /livez answers with the status in `mode`
-/// ("200", "500", or "hang").
-struct Apiserver(Child);
-
-impl Drop for Apiserver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-const SERVER: &str = r#"
-import http.server, ssl, sys, time
-mode, cert, key = sys.argv[1], sys.argv[2], sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if mode == "hang":
-            time.sleep(30)
-        code = 200 if self.path == "/livez" and mode == "200" else 500
-        self.send_response(code); self.end_headers(); self.wfile.write(b"ok" if code == 200 else b"no")
-    def log_message(self, *a): pass
-srv = http.server.HTTPServer(("127.0.0.1", 6443), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("ready", flush=True)
-srv.serve_forever()
-"#;
-
-fn start(ns: &Netns, mode: &str, dir: &std::path::Path) -> Apiserver {
-    let child = spawn_ready(
-        ns.exec("python3")
-            .args(["-c", SERVER, mode])
-            .arg(dir.join("cert.pem"))
-            .arg(dir.join("key.pem")),
-    );
-    Apiserver(child)
+fn start(ns: &Netns, mode: &str, dir: &std::path::Path) -> HttpsServer {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    https_server(&mut ns.exec("python3"), 6443, mode, &cert, &key)
 }
 
 #[test]
@@ -51,25 +17,8 @@ fn check_apiserver_reports_healthy_unhealthy_gone_and_hung() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    must(
-        Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=kube-apiserver",
-            ])
-            .arg("-keyout")
-            .arg(dir.path().join("key.pem"))
-            .arg("-out")
-            .arg(dir.path().join("cert.pem"))
-            .stderr(Stdio::null()),
-    );
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    openssl_self_signed(&cert, &key, "kube-apiserver");
     let ns = Netns::new();
     let check = |extra: &[&str]| {
         let started = Instant::now();

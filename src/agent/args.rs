@@ -4,8 +4,8 @@
 use super::vips::Vips;
 use crate::error::usage;
 use crate::paths::{
-    AGENT_RUN_DIR, APISERVER_MANIFEST_IN_POD, DEFAULT_AGENT_LISTEN, DEFAULT_APISERVER_PORT,
-    KEEPALIVED_CONF_IN_POD, KEEPALIVED_IN_IMAGE, NOTIFY_FIFO, TRACK_FILE,
+    AGENT_RUN_DIR, APISERVER_MANIFEST_IN_POD, CLUSTER_CA_ON_NODE, DEFAULT_AGENT_LISTEN,
+    DEFAULT_APISERVER_PORT, KEEPALIVED_CONF_IN_POD, KEEPALIVED_IN_IMAGE, NOTIFY_FIFO, TRACK_FILE,
 };
 use anyhow::{Context, Result};
 use clap::Args;
@@ -48,6 +48,10 @@ pub struct AgentArgs {
     /// where its readiness probe asks (host, port, scheme), as kubelet does
     #[arg(long, value_name = "FILE", default_value = APISERVER_MANIFEST_IN_POD)]
     pub apiserver_manifest: PathBuf,
+    /// kubeadm's cluster CA: once it exists (not empty), the apiserver's
+    /// certificate must chain to it and name the address asked
+    #[arg(long, value_name = "FILE", default_value = CLUSTER_CA_ON_NODE)]
+    pub apiserver_ca: PathBuf,
     /// Address for /metrics, /healthz and /status
     #[arg(long, value_name = "IP:PORT", default_value = DEFAULT_AGENT_LISTEN)]
     pub listen: SocketAddr,

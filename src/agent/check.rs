@@ -1,6 +1,7 @@
-//! The check loop: the local apiserver's `/readyz` every interval, after
-//! hysteresis, into keepalived's track file; and the watchdog that writes
-//! 0 when the loop is stuck.
+//! The check loop: the local apiserver's `/readyz` every interval (its
+//! certificate verified once the cluster CA is there), after hysteresis,
+//! into keepalived's track file; and the watchdog that writes 0 when the
+//! loop is stuck.
 
 use super::args::AgentArgs;
 use super::health::{Checker, FailureKind, Hysteresis};
@@ -21,7 +22,8 @@ const RESIGN_FOR: Duration = Duration::from_secs(1);
 const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 
 pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
-    let checker = Checker::new(args.timeout());
+    let mut checker = Checker::new(args.timeout(), args.apiserver_ca.clone());
+    let mut verifies = String::new();
     let mut target = Discovery::new(
         args.apiserver_manifest.clone(),
         Target::loopback(args.apiserver_port),
@@ -36,14 +38,18 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
                 .saturating_duration_since(start)
                 .clamp(MIN_TIMEOUT, args.timeout())
         });
-        let url = match target.current() {
-            (t, Some(from)) => {
-                let url = t.url("/readyz");
-                log(format!("asking {url} ({from})"));
-                url
-            }
-            (t, None) => t.url("/readyz"),
-        };
+        let (t, from) = target.current();
+        let url = t.url("/readyz");
+        if let Some(from) = from {
+            log(format!("asking {url} ({from})"));
+        }
+        checker.follow_ca();
+        let now = what_is_verified(&checker, t);
+        if now != verifies {
+            log(format!("the apiserver's certificate: {now}"));
+            state.apiserver_certificate(&now);
+            verifies = now;
+        }
         let (result, latency) = checker.check(&url, timeout);
         state.denied(match &result {
             Err(f) if f.kind == FailureKind::Denied => Some(f.why.clone()),
@@ -85,6 +91,21 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
     }
 }
 
+/// What the check verifies, said plainly when it cannot succeed: kubeadm's
+/// certificate names the node's address, never loopback, so with a CA and
+/// no usable kube-apiserver.yaml every check fails, and not quietly.
+fn what_is_verified(checker: &Checker, target: &Target) -> String {
+    let what = checker.verifies();
+    if checker.verifying() && target.host.is_loopback() {
+        return format!(
+            "{what}, but asking {} (no usable kube-apiserver.yaml), which kubeadm's certificate \
+             does not name: every check fails until that manifest gives the node's address",
+            target.host
+        );
+    }
+    what
+}
+
 /// A stuck check loop must not leave a 1 behind.
 pub fn watchdog(stale_after: Duration, state: &State, track: &TrackFile) {
     let mut stale = false;
@@ -102,5 +123,42 @@ pub fn watchdog(stale_after: Duration, state: &State, track: &TrackFile) {
             );
         }
         stale = now_stale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    #[test]
+    fn loopback_with_a_cluster_ca_is_said_plainly() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.crt");
+        let mut checker = Checker::new(Duration::from_millis(400), ca.clone());
+        let node = Target {
+            host: IpAddr::from([192, 0, 2, 11]),
+            ..Target::loopback(6443)
+        };
+        let no_ca = what_is_verified(&checker, &Target::loopback(6443));
+        assert!(
+            no_ca.starts_with("not verified: no cluster CA yet at "),
+            "{no_ca}"
+        );
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        checker.follow_ca();
+        assert!(what_is_verified(&checker, &node).starts_with("verified against the cluster CA"));
+        let loopback = what_is_verified(&checker, &Target::loopback(6443));
+        assert!(
+            loopback.contains(
+                "but asking 127.0.0.1 (no usable kube-apiserver.yaml), which \
+                 kubeadm's certificate does not name: every check fails"
+            ),
+            "{loopback}"
+        );
     }
 }

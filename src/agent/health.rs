@@ -1,8 +1,11 @@
 //! The apiserver's readiness: `GET /readyz` over one kept-alive HTTPS
-//! connection, with hysteresis so one failed answer, or two slow ones, do
-//! not move the VIP.
+//! connection, its certificate verified against the cluster CA once there
+//! is one ([`super::trust`]), with hysteresis so one failed answer, or two
+//! slow ones, do not move the VIP.
 
+use super::trust::{ClusterCa, Trust};
 use crate::apiserver;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Why a check failed.
@@ -101,22 +104,67 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// One check: Ok(()) when /readyz answered 200 within the timeout.
+/// One check: Ok(()) when /readyz answered 200 within the timeout, from a
+/// server whose certificate the cluster CA vouches for once there is one.
 pub struct Checker {
-    agent: ureq::Agent,
+    timeout: Duration,
+    ca: ClusterCa,
+    /// None while the CA cannot be used: every check fails.
+    agent: Option<ureq::Agent>,
+}
+
+/// The client for `trust`; None when the CA cannot be used.
+fn client(timeout: Duration, trust: &Trust) -> Option<ureq::Agent> {
+    match trust {
+        Trust::NoCa => Some(apiserver::client(timeout, None)),
+        Trust::Ca(certs) => Some(apiserver::client(timeout, Some(certs))),
+        Trust::Unusable(_) => None,
+    }
 }
 
 impl Checker {
-    pub fn new(timeout: Duration) -> Self {
+    /// A checker that verifies against the CA at `ca` once it is there:
+    /// it is first looked at by [`Checker::follow_ca`].
+    pub fn new(timeout: Duration, ca: PathBuf) -> Self {
         Checker {
-            agent: apiserver::client(timeout),
+            timeout,
+            ca: ClusterCa::new(ca),
+            agent: client(timeout, &Trust::NoCa),
         }
+    }
+
+    /// Looks at the CA file (one stat) and, when it changed, makes a new
+    /// client: no connection opened under the old trust is used again.
+    pub fn follow_ca(&mut self) {
+        if let Some(trust) = self.ca.poll() {
+            self.agent = client(self.timeout, trust);
+        }
+    }
+
+    /// What the check verifies, for the log and `status`.
+    pub fn verifies(&self) -> String {
+        self.ca.describe()
+    }
+
+    /// Whether the certificate is verified against a CA.
+    pub fn verifying(&self) -> bool {
+        matches!(self.ca.trust(), Trust::Ca(_))
     }
 
     /// One check of `url`, given `timeout` to answer in.
     pub fn check(&self, url: &str, timeout: Duration) -> (Result<(), Failure>, Duration) {
         let start = Instant::now();
-        let result = match apiserver::status(&self.agent, url, Some(timeout)) {
+        let Some(agent) = &self.agent else {
+            let why = format!("{url}: not asked: {}", self.ca.describe());
+            return (
+                Err(Failure {
+                    kind: FailureKind::Down,
+                    why,
+                }),
+                start.elapsed(),
+            );
+        };
+        let result = match apiserver::status(agent, url, Some(timeout)) {
             Ok(status) if status == 200 => Ok(()),
             Ok(status) => Err(Failure {
                 kind: if matches!(status.as_u16(), 401 | 403) {

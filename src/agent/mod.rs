@@ -7,7 +7,8 @@
 //! - [`check`]: the worker's check loop polls the local apiserver's
 //!   `/readyz` every 100 ms over one kept-alive HTTPS connection, where
 //!   kubelet probes it ([`target`]; [`health`]: the check and its
-//!   hysteresis) and writes the result into
+//!   hysteresis; [`trust`]: the cluster CA its certificate is verified
+//!   against) and writes the result into
 //!   the file keepalived's `track_file` watches ([`track`]). 1 = healthy;
 //!   missing, empty or 0 = unhealthy, so every failure of ours is
 //!   fail-safe, and a watchdog writes 0 when the loop is stuck. When the
@@ -39,6 +40,7 @@ pub mod state;
 pub mod supervise;
 pub mod target;
 pub mod track;
+pub mod trust;
 pub mod vips;
 
 use crate::paths::{NOTIFY_FIFO, TRACK_FILE};

@@ -48,6 +48,10 @@ pub struct StatusReport {
     pub apiserver_ready_since: f64,
     pub last_check_seconds: Option<f64>,
     pub last_check_error: Option<String>,
+    /// What the check verifies of the apiserver's certificate: the cluster
+    /// CA it is verified against, or why it is not (no CA yet).
+    #[serde(default)]
+    pub apiserver_certificate: Option<String>,
     pub keepalived_running: bool,
     pub keepalived_restarts: u64,
     /// Newest last.
@@ -149,6 +153,7 @@ impl State {
                     apiserver_ready_since: now,
                     last_check_seconds: None,
                     last_check_error: None,
+                    apiserver_certificate: None,
                     keepalived_running: false,
                     keepalived_restarts: 0,
                     transitions: Vec::new(),
@@ -259,6 +264,11 @@ impl State {
         }
         self.metrics.denied(why.is_some());
         inner.report.apiserver_denied = why;
+    }
+
+    /// What the check now verifies of the apiserver's certificate.
+    pub fn apiserver_certificate(&self, what: &str) {
+        self.lock().report.apiserver_certificate = Some(what.to_string());
     }
 
     /// The outcome of the last track-file write.

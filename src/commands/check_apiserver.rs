@@ -1,6 +1,8 @@
 //! `kubealived check-apiserver`: an HTTPS GET of the local apiserver's
 //! /livez, exit 0/1, for anyone who scripts it. The client is
-//! [`crate::apiserver`]'s, the one the agent's /readyz watcher uses.
+//! [`crate::apiserver`]'s, the one the agent's /readyz watcher uses, but
+//! without the cluster CA: it asks 127.0.0.1, which kubeadm's certificate
+//! does not name.
 
 use crate::apiserver;
 use crate::error::usage;
@@ -30,5 +32,5 @@ pub fn run(args: &CheckArgs) -> Result<()> {
                 args.timeout
             )
         })?;
-    apiserver::probe(&apiserver::client(timeout), &url)
+    apiserver::probe(&apiserver::client(timeout, None), &url)
 }

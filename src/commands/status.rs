@@ -540,6 +540,9 @@ pub fn agent_lines(r: &StatusReport) -> Vec<String> {
             "track file"
         ));
     }
+    if let Some(what) = &r.apiserver_certificate {
+        lines.push(format!("{:<16} {what}", "apiserver cert"));
+    }
     for t in r.transitions.iter().rev() {
         lines.push(format!(
             "{:<16} {} -> {} {}",
@@ -584,6 +587,7 @@ mod agent_tests {
             apiserver_ready_since: 50.0,
             last_check_seconds: Some(0.0021),
             last_check_error: None,
+            apiserver_certificate: None,
             keepalived_running: true,
             keepalived_restarts: 1,
             transitions: vec![
@@ -615,5 +619,29 @@ mod agent_tests {
         assert_eq!(lines[2], "keepalived       running, restarted 1 times");
         assert_eq!(lines[3], "transition       BACKUP -> MASTER 10.0 s ago");
         assert_eq!(lines[4], "transition       UNKNOWN -> BACKUP 90.0 s ago");
+    }
+
+    /// What the check verifies: a line, and a key of its own in `-o json`
+    /// (none from an agent that does not say it).
+    #[test]
+    fn agent_lines_say_what_the_apiserver_certificate_is_verified_against() {
+        let state = crate::agent::state::State::new();
+        let said = |r: &StatusReport| {
+            let json = serde_json::to_value(r).unwrap();
+            let line = agent_lines(r)
+                .into_iter()
+                .find(|l| l.starts_with("apiserver cert"));
+            (json["apiserverCertificate"].clone(), line)
+        };
+        assert_eq!(said(&state.report()), (serde_json::Value::Null, None));
+        let what = "not verified: no cluster CA yet at /etc/kubernetes/pki/ca.crt";
+        state.apiserver_certificate(what);
+        assert_eq!(
+            said(&state.report()),
+            (
+                serde_json::Value::from(what),
+                Some(format!("apiserver cert   {what}"))
+            )
+        );
     }
 }

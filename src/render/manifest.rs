@@ -4,8 +4,9 @@
 
 use crate::node::Node;
 use crate::paths::{
-    on_node, AGENT_RUN_DIR, BINARY_IN_IMAGE, CONFIG_DIR, CONFIG_DIR_IN_POD, CONFIG_HASH_ANNOTATION,
-    KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, MANIFESTS_DIR_ON_NODE, NAME, NAMESPACE,
+    on_node, AGENT_RUN_DIR, BINARY_IN_IMAGE, CLUSTER_CA_ON_NODE, CONFIG_DIR, CONFIG_DIR_IN_POD,
+    CONFIG_HASH_ANNOTATION, KEEPALIVED_CONF_IN_POD, MANAGED_BY_LABEL, MANIFESTS_DIR_ON_NODE, NAME,
+    NAMESPACE,
 };
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
@@ -146,6 +147,13 @@ fn container(node: &Node) -> Container {
                 read_only: Some(true),
                 ..Default::default()
             },
+            // The cluster CA the apiserver's certificate is verified against.
+            VolumeMount {
+                name: "cluster-ca".into(),
+                mount_path: CLUSTER_CA_ON_NODE.into(),
+                read_only: Some(true),
+                ..Default::default()
+            },
         ]),
         ..Default::default()
     }
@@ -176,6 +184,22 @@ fn pod_spec(node: &Node, config: Volume) -> PodSpec {
                 host_path: Some(HostPathVolumeSource {
                     path: MANIFESTS_DIR_ON_NODE.into(),
                     type_: Some("Directory".into()),
+                }),
+                ..Default::default()
+            },
+            // The CA's certificate alone, never the directory (its key is
+            // there). kubeadm init and join write it in their certs phase,
+            // before kubelet-start, so when kubelet first runs this pod it
+            // is there. FileOrCreate, not File: if kubelet ever ran the pod
+            // first, it creates an empty file rather than refuse the pod
+            // (it creates no directory: without /etc/kubernetes/pki the pod
+            // waits for one), and the agent reads an empty file as "no CA
+            // yet", unverified, until kubeadm writes the CA into it.
+            Volume {
+                name: "cluster-ca".into(),
+                host_path: Some(HostPathVolumeSource {
+                    path: CLUSTER_CA_ON_NODE.into(),
+                    type_: Some("FileOrCreate".into()),
                 }),
                 ..Default::default()
             },

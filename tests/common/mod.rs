@@ -186,7 +186,9 @@ pub fn spawn_ready(cmd: &mut Command) -> std::process::Child {
 /// `kubealived agent` (the binary `bin`) in `ns`, as the pod runs it, on
 /// the keepalived.conf `render` gives for `vip` on eth0 with the two
 /// masters 192.0.2.11-12 as peers, with `dir/run` in place of the pod's
-/// /run/kubealived; its output goes to `dir/agent.log`.
+/// /run/kubealived and `dir/ca.crt` as the cluster CA (none unless the
+/// test writes it: never this machine's); its output goes to
+/// `dir/agent.log`.
 pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process::Child {
     let out = must(ns.exec(bin).args([
         "render",
@@ -210,8 +212,123 @@ pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process
         .arg(&conf_path)
         .args(["--interface", "eth0", "--vip", vip, "--run-dir"])
         .arg(&run_dir)
+        .arg("--apiserver-ca")
+        .arg(dir.join("ca.crt"))
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
         .unwrap()
+}
+
+/// With openssl: a self-signed certificate `cert` with its key `key`
+/// (RSA 2048, as kubeadm's; openssl marks it a CA), subject CN=`cn`,
+/// valid for a day.
+pub fn openssl_self_signed(cert: &Path, key: &Path, cn: &str) {
+    must(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", &format!("/CN={cn}"), "-keyout"])
+            .arg(key)
+            .arg("-out")
+            .arg(cert)
+            .stderr(std::process::Stdio::null()),
+    );
+}
+
+/// With openssl: a server certificate `dir/NAME.pem` (key `dir/NAME.key`)
+/// for the IP address `ip`, its one SAN, signed by the CA `dir/CA.pem`
+/// (key `dir/CA.key`): the shape of kubeadm's apiserver certificate.
+pub fn openssl_server_cert(dir: &Path, name: &str, ca: &str, ip: &str) {
+    let (csr, ext) = (
+        dir.join(format!("{name}.csr")),
+        dir.join(format!("{name}.ext")),
+    );
+    fs::write(
+        &ext,
+        format!(
+            "basicConstraints = CA:FALSE\nkeyUsage = digitalSignature, keyEncipherment\n\
+             extendedKeyUsage = serverAuth\nsubjectAltName = IP:{ip}\n"
+        ),
+    )
+    .unwrap();
+    must(
+        Command::new("openssl")
+            .args(["req", "-new", "-newkey", "rsa:2048", "-nodes"])
+            .args(["-subj", "/CN=kube-apiserver", "-keyout"])
+            .arg(dir.join(format!("{name}.key")))
+            .arg("-out")
+            .arg(&csr)
+            .stderr(std::process::Stdio::null()),
+    );
+    must(
+        Command::new("openssl")
+            .args(["x509", "-req", "-days", "1", "-set_serial", "2", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(dir.join(format!("{ca}.pem")))
+            .arg("-CAkey")
+            .arg(dir.join(format!("{ca}.key")))
+            .arg("-extfile")
+            .arg(&ext)
+            .arg("-out")
+            .arg(dir.join(format!("{name}.pem")))
+            .stderr(std::process::Stdio::null()),
+    );
+}
+
+/// A stand-in apiserver over HTTPS, stopped on drop: see [`https_server`].
+pub struct HttpsServer(std::process::Child);
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const HTTPS_SERVER: &str = r#"
+import http.server, ssl, sys, time
+port, mode, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if mode == "hang":
+            time.sleep(30)
+        code = 200 if self.path in ("/livez", "/readyz") and mode == "200" else 500
+        body = b"ok" if code == 200 else b"no"
+        self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def finish_request(self, request, client_address):
+        try:
+            super().finish_request(ctx.wrap_socket(request, server_side=True), client_address)
+        except (ssl.SSLError, OSError):
+            pass  # a client that refuses the certificate
+srv = S(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+print("ready", flush=True)
+srv.serve_forever()
+"#;
+
+/// A stand-in apiserver on 127.0.0.1:`port` (python3, run by `python3`:
+/// e.g. in a namespace) with the certificate `cert` and its key `key`,
+/// HTTP/1.1 with keep-alive: /livez and /readyz answer `mode` ("200",
+/// "500"), or nothing for 30 s ("hang").
+pub fn https_server(
+    python3: &mut Command,
+    port: u16,
+    mode: &str,
+    cert: &Path,
+    key: &Path,
+) -> HttpsServer {
+    HttpsServer(spawn_ready(
+        python3
+            .args(["-c", HTTPS_SERVER, &port.to_string(), mode])
+            .arg(cert)
+            .arg(key),
+    ))
 }

@@ -10,6 +10,7 @@ MANIFEST = "etc/kubernetes/manifests/kubealived.yaml"
 KEEPALIVED_CONF = "etc/kubealived/keepalived.conf"
 CONFIG_DIR = "/etc/kubealived"  # the manifest's hostPath
 MANIFESTS_DIR = "/etc/kubernetes/manifests"  # its other hostPath (kube-apiserver.yaml's probes)
+CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"  # and the cluster CA (FileOrCreate: none in the lab, so unverified)
 IMAGE_BINARY = "/usr/local/bin/kubealived"  # where keepalived's check runs it
 POD = "kubealived"  # the manifest's metadata.name
 CONTAINER = "keepalived"  # the pod's container

@@ -6,8 +6,13 @@
 //!
 //! The endpoint may name the VIP by a DNS name; then the VIP itself must
 //! come from `--vip`, and only the port is taken from here.
+//!
+//! The VIP carries connections to the apiservers as they are: it cannot
+//! change their port. So the endpoint's port must be the one
+//! kube-apiserver listens on (`localAPIEndpoint.bindPort`, 6443 by default).
 
 use crate::error::usage;
+use crate::paths::DEFAULT_APISERVER_PORT;
 use anyhow::Result;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -18,6 +23,8 @@ use std::path::Path;
 const SUPPORTED: [&str; 2] = ["kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4"];
 const CLUSTER_FIELD: &str = "controlPlaneEndpoint";
 const JOIN_FIELD: &str = "discovery.bootstrapToken.apiServerEndpoint";
+const INIT_PORT_FIELD: &str = "localAPIEndpoint.bindPort";
+const JOIN_PORT_FIELD: &str = "controlPlane.localAPIEndpoint.bindPort";
 
 /// The host part of an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,19 +54,109 @@ pub struct Endpoint {
     pub text: String,
 }
 
-/// The endpoint of the kubeadm config `text`, read from `path`.
-pub fn endpoint(text: &str, path: &Path) -> Result<Endpoint> {
+/// The port kube-apiserver listens on, and the field that sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindPort {
+    pub port: u16,
+    /// `localAPIEndpoint.bindPort` or `controlPlane.localAPIEndpoint.bindPort`;
+    /// None when the file sets neither (kubeadm's default, 6443, applies).
+    pub field: Option<&'static str>,
+}
+
+/// What kubealived takes from a kubeadm config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kubeadm {
+    pub endpoint: Endpoint,
+    /// Always the endpoint's port, when the endpoint names one.
+    pub bind_port: BindPort,
+}
+
+/// The documents kubealived reads, by kind.
+#[derive(Default)]
+struct Documents {
+    cluster: Option<Value>,
+    init: Option<Value>,
+    join: Option<Value>,
+}
+
+/// The value at `keys` in `doc`.
+fn at<'a>(doc: &'a Option<Value>, keys: &[&str]) -> Option<&'a Value> {
+    let mut v = doc.as_ref()?;
+    for key in keys {
+        v = v.get(key)?;
+    }
+    Some(v)
+}
+
+/// What the kubeadm config `text`, read from `path`, gives: the endpoint,
+/// the port kube-apiserver listens on (the same).
+pub fn read(text: &str, path: &Path) -> Result<Kubeadm> {
+    let docs = documents(text, path)?;
+    let endpoint = endpoint(&docs, path)?;
+    let bind_port = bind_port(&docs, path)?;
+    if let Some(port) = endpoint.port.filter(|p| *p != bind_port.port) {
+        return Err(other_port(&docs, &endpoint, port, &bind_port, path));
+    }
+    Ok(Kubeadm {
+        endpoint,
+        bind_port,
+    })
+}
+
+/// The error for an endpoint naming `port` while kube-apiserver listens on
+/// another: nothing would answer it.
+fn other_port(
+    docs: &Documents,
+    endpoint: &Endpoint,
+    port: u16,
+    bind_port: &BindPort,
+    path: &Path,
+) -> anyhow::Error {
+    let (bound, set) = (bind_port.port, bind_port.field);
+    // Where a bindPort would go: a joining master's own document, else
+    // an InitConfiguration.
+    let (unset, place) = match (&docs.init, &docs.join) {
+        (None, Some(_)) => (JOIN_PORT_FIELD, "the JoinConfiguration"),
+        _ => (INIT_PORT_FIELD, "an InitConfiguration"),
+    };
+    let listens = match set {
+        Some(field) => format!("{bound} ({field} there)"),
+        None => format!("{bound} (kubeadm's default: the file sets no {unset})"),
+    };
+    let same = match &endpoint.address {
+        Address::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{bound}"),
+        address => format!("{address}:{bound}"),
+    };
+    let set_port = match set {
+        Some(field) => format!("{field}: {port}"),
+        None => format!("{unset}: {port} in {place}"),
+    };
+    usage!(
+        "{} {:?} in {} names port {port}, but kube-apiserver listens on {listens}: clients of \
+         port {port} would reach nothing, since a VIP carries connections to the apiservers' \
+         own port and cannot map one port to another.\n\
+         Fix: use the same port in both: {}: \"{same}\", or set {set_port}.",
+        endpoint.field,
+        endpoint.text,
+        path.display(),
+        endpoint.field,
+    )
+}
+
+/// The ClusterConfiguration, InitConfiguration and JoinConfiguration of
+/// `text`, each at most once and of a version kubealived reads.
+fn documents(text: &str, path: &Path) -> Result<Documents> {
     let file = path.display();
-    let mut cluster: Option<Value> = None;
-    let mut join: Option<Value> = None;
+    let mut docs = Documents::default();
     for document in serde_yaml_ng::Deserializer::from_str(text) {
         let value = Value::deserialize(document).map_err(|e| {
             usage!("{file} is not valid YAML: {e}.\nFix: check the file with `kubeadm config validate --config {file}`.")
         })?;
         let kind = value.get("kind").and_then(Value::as_str);
         let slot = match kind {
-            Some("ClusterConfiguration") => &mut cluster,
-            Some("JoinConfiguration") => &mut join,
+            Some("ClusterConfiguration") => &mut docs.cluster,
+            Some("InitConfiguration") => &mut docs.init,
+            Some("JoinConfiguration") => &mut docs.join,
             _ => continue,
         };
         let kind = kind.unwrap_or_default();
@@ -83,17 +180,23 @@ pub fn endpoint(text: &str, path: &Path) -> Result<Endpoint> {
         }
         *slot = Some(value);
     }
-    let text_at = |doc: &Option<Value>, path: &[&str]| -> Option<String> {
-        let mut v = doc.as_ref()?;
-        for key in path {
-            v = v.get(key)?;
-        }
-        v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+    Ok(docs)
+}
+
+/// The endpoint the documents name.
+fn endpoint(docs: &Documents, path: &Path) -> Result<Endpoint> {
+    let file = path.display();
+    let text_at = |doc: &Option<Value>, keys: &[&str]| -> Option<String> {
+        at(doc, keys)?
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
     };
-    let from_cluster = text_at(&cluster, &[CLUSTER_FIELD])
+    let (cluster, join) = (&docs.cluster, &docs.join);
+    let from_cluster = text_at(cluster, &[CLUSTER_FIELD])
         .map(|t| parse(&t, CLUSTER_FIELD, path))
         .transpose()?;
-    let from_join = text_at(&join, &["discovery", "bootstrapToken", "apiServerEndpoint"])
+    let from_join = text_at(join, &["discovery", "bootstrapToken", "apiServerEndpoint"])
         .map(|t| parse(&t, JOIN_FIELD, path))
         .transpose()?;
     match (from_cluster, from_join) {
@@ -118,6 +221,55 @@ pub fn endpoint(text: &str, path: &Path) -> Result<Endpoint> {
                  and no ClusterConfiguration names {CLUSTER_FIELD}.\n\
                  Fix: drop --kubeadm-config and pass --vip IP (the address of the cluster's {CLUSTER_FIELD})."
             ),
+        }),
+    }
+}
+
+/// The port kube-apiserver listens on: the InitConfiguration's
+/// `localAPIEndpoint.bindPort`, or a JoinConfiguration's
+/// `controlPlane.localAPIEndpoint.bindPort` (they must agree when both are
+/// set), else kubeadm's default. 0 is unset, as kubeadm takes it.
+fn bind_port(docs: &Documents, path: &Path) -> Result<BindPort> {
+    let file = path.display();
+    let port_at = |doc: &Option<Value>, keys: &[&str], field: &'static str| {
+        let Some(value) = at(doc, keys) else {
+            return Ok(None);
+        };
+        match value.as_u64() {
+            Some(0) => Ok(None),
+            Some(n @ 1..=65535) => Ok(Some(BindPort {
+                port: n as u16,
+                field: Some(field),
+            })),
+            _ => Err(usage!(
+                "{field} {} in {file} is not a TCP port.\n\
+                 Fix: set it to a port 1-65535 (kube-apiserver listens on 6443 by default), \
+                 the same as the endpoint's.",
+                serde_yaml_ng::to_string(value).unwrap_or_default().trim()
+            )),
+        }
+    };
+    let init = port_at(
+        &docs.init,
+        &["localAPIEndpoint", "bindPort"],
+        INIT_PORT_FIELD,
+    )?;
+    let join = port_at(
+        &docs.join,
+        &["controlPlane", "localAPIEndpoint", "bindPort"],
+        JOIN_PORT_FIELD,
+    )?;
+    match (init, join) {
+        (Some(i), Some(j)) if i.port != j.port => Err(usage!(
+            "{file}: {INIT_PORT_FIELD} {} and {JOIN_PORT_FIELD} {} disagree.\n\
+             Fix: give every apiserver the port of the cluster's endpoint.",
+            i.port,
+            j.port
+        )),
+        (Some(bind), _) | (None, Some(bind)) => Ok(bind),
+        (None, None) => Ok(BindPort {
+            port: DEFAULT_APISERVER_PORT,
+            field: None,
         }),
     }
 }
@@ -219,8 +371,12 @@ mod tests {
     use super::*;
     use indoc::indoc;
 
+    fn read(text: &str) -> Result<Kubeadm> {
+        super::read(text, Path::new("kubeadm.yaml"))
+    }
+
     fn endpoint(text: &str) -> Result<Endpoint> {
-        super::endpoint(text, Path::new("kubeadm.yaml"))
+        read(text).map(|k| k.endpoint)
     }
 
     fn ip_port(text: &str) -> (Address, Option<u16>) {
@@ -362,6 +518,100 @@ mod tests {
                 "{endpoint}: {msg}"
             );
         }
+    }
+
+    fn init(bind_port: &str) -> String {
+        format!("---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.11\n  bindPort: {bind_port}\n")
+    }
+
+    #[test]
+    fn the_apiservers_listen_on_the_endpoint_s_port() {
+        let port = |text: &str| read(text).unwrap().bind_port;
+        // Nothing set: kubeadm's default, and the endpoint's port agrees.
+        let default = BindPort {
+            port: 6443,
+            field: None,
+        };
+        assert_eq!(port(&cluster("192.0.2.10:6443")), default);
+        assert_eq!(port(&cluster("192.0.2.10")), default);
+        // bindPort set: it is the port, with or without one in the endpoint.
+        let at_8443 = BindPort {
+            port: 8443,
+            field: Some("localAPIEndpoint.bindPort"),
+        };
+        assert_eq!(port(&(cluster("192.0.2.10:8443") + &init("8443"))), at_8443);
+        assert_eq!(port(&(cluster("192.0.2.10") + &init("8443"))), at_8443);
+        assert_eq!(port(&(cluster("192.0.2.10:6443") + &init("0"))), default);
+        // The endpoint's port differs from the apiservers': nothing would
+        // answer it, and the VIP cannot change ports.
+        let msg = error(&(cluster("192.0.2.10:443") + &init("6443")));
+        assert!(
+            msg.contains(
+                "controlPlaneEndpoint \"192.0.2.10:443\" in kubeadm.yaml names port 443, but \
+                 kube-apiserver listens on 6443 (localAPIEndpoint.bindPort there)"
+            ) && msg.contains("cannot map one port to another")
+                && msg.contains(
+                    "Fix: use the same port in both: controlPlaneEndpoint: \"192.0.2.10:6443\", \
+                     or set localAPIEndpoint.bindPort: 443."
+                ),
+            "{msg}"
+        );
+        let msg = error(&cluster("[2001:db8::10]:443"));
+        assert!(
+            msg.contains("listens on 6443 (kubeadm's default: the file sets no localAPIEndpoint.bindPort)")
+                && msg.contains("controlPlaneEndpoint: \"[2001:db8::10]:6443\", or set localAPIEndpoint.bindPort: 443 in an InitConfiguration."),
+            "{msg}"
+        );
+        // A joining master's own port.
+        let join = indoc! {r#"
+            apiVersion: kubeadm.k8s.io/v1beta3
+            kind: JoinConfiguration
+            discovery:
+              bootstrapToken:
+                apiServerEndpoint: "192.0.2.10:8443"
+                token: abcdef.0123456789abcdef
+            controlPlane:
+              localAPIEndpoint:
+                bindPort: 6443
+        "#};
+        let msg = error(join);
+        assert!(
+            msg.contains("names port 8443, but kube-apiserver listens on 6443 (controlPlane.localAPIEndpoint.bindPort there)")
+                && msg.contains("or set controlPlane.localAPIEndpoint.bindPort: 8443."),
+            "{msg}"
+        );
+        assert_eq!(
+            port(&join.replace("bindPort: 6443", "bindPort: 8443")).field,
+            Some("controlPlane.localAPIEndpoint.bindPort")
+        );
+        let msg = error(&join.replace("    bindPort: 6443\n", ""));
+        assert!(
+            msg.contains(
+                "(kubeadm's default: the file sets no controlPlane.localAPIEndpoint.bindPort)"
+            ) && msg.contains(
+                "or set controlPlane.localAPIEndpoint.bindPort: 8443 in the JoinConfiguration."
+            ),
+            "{msg}"
+        );
+        // Ports that are none, and two that disagree.
+        for bad in ["70000", "-1", "https"] {
+            let msg = error(&(cluster("192.0.2.10") + &init(bad)));
+            assert!(
+                msg.contains("localAPIEndpoint.bindPort") && msg.contains("is not a TCP port"),
+                "{bad}: {msg}"
+            );
+        }
+        let both = format!(
+            "{}{}---\n{}",
+            cluster("192.0.2.10"),
+            init("8443"),
+            join.replace("bindPort: 6443", "bindPort: 9443")
+        );
+        let msg = error(&both.replace(":8443\"", "\""));
+        assert!(
+            msg.contains("8443 and controlPlane.localAPIEndpoint.bindPort 9443 disagree"),
+            "{msg}"
+        );
     }
 
     #[test]

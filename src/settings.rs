@@ -9,7 +9,7 @@
 //! message names the flag or the file's key that set it.
 
 use crate::error::usage;
-use crate::kubeadm::{self, Address, Endpoint};
+use crate::kubeadm::{self, Address, Kubeadm};
 use crate::paths::read_optional;
 use anyhow::Result;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -359,13 +359,13 @@ impl Origins {
 }
 
 /// The settings for this run, where they came from, and the kubeadm
-/// endpoint they took the VIP or port from.
+/// config they took the VIP or port from.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub settings: Settings,
     pub origins: Origins,
-    /// `--kubeadm-config FILE` and the endpoint read from it.
-    pub endpoint: Option<(PathBuf, Endpoint)>,
+    /// `--kubeadm-config FILE` and what was read from it.
+    pub kubeadm: Option<(PathBuf, Kubeadm)>,
 }
 
 impl Loaded {
@@ -445,29 +445,31 @@ pub fn load(flags: &Settings, sources: &Sources, saved: Option<&Path>) -> Result
     let mut loaded = Loaded {
         settings: base.overlay(flags),
         origins,
-        endpoint: None,
+        kubeadm: None,
     };
     if let Some(path) = &sources.kubeadm_config {
         let text = read_input_file(path, "kubeadm config")?;
-        let endpoint = kubeadm::endpoint(&text, path)?;
-        take_endpoint(&mut loaded, path, &endpoint)?;
-        loaded.endpoint = Some((path.clone(), endpoint));
+        let kubeadm = kubeadm::read(&text, path)?;
+        take_endpoint(&mut loaded, path, &kubeadm)?;
+        loaded.kubeadm = Some((path.clone(), kubeadm));
     }
     Ok(loaded)
 }
 
-/// The VIP (unless it is a DNS name) and the port of a kubeadm endpoint,
-/// where nothing else sets them, or checked against what does.
-fn take_endpoint(loaded: &mut Loaded, path: &Path, endpoint: &Endpoint) -> Result<()> {
+/// The VIP (unless it is a DNS name) of a kubeadm endpoint and the port
+/// kube-apiserver listens on, where nothing else sets them, or checked
+/// against what does.
+fn take_endpoint(loaded: &mut Loaded, path: &Path, kubeadm: &Kubeadm) -> Result<()> {
     let Loaded {
         settings, origins, ..
     } = loaded;
+    let endpoint = &kubeadm.endpoint;
     let (file, field, text) = (path.display(), endpoint.field, &endpoint.text);
     let origin = Origin::Kubeadm(path.to_path_buf(), field);
     match &endpoint.address {
         Address::Ip(ip) if settings.vips.is_empty() => {
             settings.vips = vec![ip.to_string()];
-            origins.note("vips", origin.clone());
+            origins.note("vips", origin);
         }
         Address::Ip(ip) => {
             if !settings
@@ -498,23 +500,39 @@ fn take_endpoint(loaded: &mut Loaded, path: &Path, endpoint: &Endpoint) -> Resul
         // on the host (a warning: DNS may not be set up yet).
         Address::Name(_) => {}
     }
-    if let Some(port) = endpoint.port {
-        match settings.apiserver_port {
-            Some(p) if p != i64::from(port) => {
-                return Err(usage!(
-                    "{} conflicts with port {port} of {field} {text:?} in {file}.\n\
-                     Fix: {}, or make them agree.",
-                    origins.subject("apiserverPort", p),
-                    origins.unset("apiserverPort")
-                ))
-            }
-            _ => {
-                settings.apiserver_port = Some(i64::from(port));
-                origins.note("apiserverPort", origin);
-            }
+    // The port kube-apiserver listens on (the endpoint's too, where it
+    // names one: kubeadm::read made sure), and where the file says so;
+    // kubeadm's default where it does not, then only checked against.
+    let (port, bind_field) = (kubeadm.bind_port.port, kubeadm.bind_port.field);
+    let said = match (endpoint.port, bind_field) {
+        (Some(_), _) => Some((field, format!("port {port} of {field} {text:?} in {file}"))),
+        (None, Some(bind_field)) => Some((bind_field, format!("{bind_field} {port} in {file}"))),
+        (None, None) => None,
+    };
+    match (settings.apiserver_port, said) {
+        (Some(p), said) if p != i64::from(port) => {
+            let source = said.map_or_else(
+                || {
+                    format!(
+                        "{file}, which sets no localAPIEndpoint.bindPort: kube-apiserver listens \
+                         on kubeadm's default, {port}"
+                    )
+                },
+                |(_, what)| what,
+            );
+            Err(usage!(
+                "{} conflicts with {source}.\nFix: {}, or make them agree.",
+                origins.subject("apiserverPort", p),
+                origins.unset("apiserverPort")
+            ))
         }
+        (_, Some((field, _))) => {
+            settings.apiserver_port = Some(i64::from(port));
+            origins.note("apiserverPort", Origin::Kubeadm(path.to_path_buf(), field));
+            Ok(())
+        }
+        (_, None) => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

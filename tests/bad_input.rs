@@ -774,6 +774,56 @@ const CASES: &[Case] = &[
         &["v1beta2"],
     ),
     (
+        "kubeadm: endpoint port 443, bindPort 6443",
+        &["--kubeadm-config", "{f}/kubeadm-port-443.yaml"],
+        2,
+        &[
+            "names port 443, but kube-apiserver listens on 6443 (localAPIEndpoint.bindPort there)",
+            "cannot map one port to another",
+            "controlPlaneEndpoint: \"192.0.2.10:6443\"",
+            "localAPIEndpoint.bindPort: 443",
+            "!--apiserver-port",
+        ],
+    ),
+    (
+        "kubeadm: endpoint port 443, no bindPort (kubeadm's 6443)",
+        &["--kubeadm-config", "{f}/kubeadm-port-443-default.yaml"],
+        2,
+        &[
+            "listens on 6443 (kubeadm's default",
+            "localAPIEndpoint.bindPort: 443 in an InitConfiguration",
+        ],
+    ),
+    (
+        "kubeadm: join endpoint port differs from its bindPort",
+        &["--kubeadm-config", "{f}/kubeadm-join-port.yaml"],
+        2,
+        &[
+            "apiServerEndpoint \"192.0.2.10:443\"",
+            "controlPlane.localAPIEndpoint.bindPort there",
+        ],
+    ),
+    (
+        "kubeadm: bindPort not a port",
+        &["--kubeadm-config", "{f}/kubeadm-bindport-99999.yaml"],
+        2,
+        &["localAPIEndpoint.bindPort 99999", "not a TCP port"],
+    ),
+    (
+        "kubeadm: --apiserver-port conflicting with bindPort",
+        &[
+            "--kubeadm-config",
+            "{f}/kubeadm-bindport-8443.yaml",
+            "--apiserver-port",
+            "6443",
+        ],
+        2,
+        &[
+            "--apiserver-port 6443 conflicts with localAPIEndpoint.bindPort 8443",
+            "drop --apiserver-port",
+        ],
+    ),
+    (
         "kubeadm: missing file",
         &["--kubeadm-config", "{f}/nope.yaml"],
         2,
@@ -811,6 +861,11 @@ fn fixtures(dir: &Path) {
         ("port-8443.yaml", "vips: [192.0.2.10]\napiserverPort: 8443\n"),
         ("kubeadm.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n"),
         ("kubeadm-noendpoint.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"),
+        ("kubeadm-port-443.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:443\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bindPort: 6443\n"),
+        ("kubeadm-port-443-default.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:443\n"),
+        ("kubeadm-join-port.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: 192.0.2.10:443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\ncontrolPlane:\n  localAPIEndpoint:\n    bindPort: 6443\n"),
+        ("kubeadm-bindport-99999.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bindPort: 99999\n"),
+        ("kubeadm-bindport-8443.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bindPort: 8443\n"),
         ("kubeadm-old.yaml", "apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n"),
     ];
     for (name, content) in files {

@@ -118,9 +118,13 @@ impl Rendered {
     pub fn from_loaded(loaded: Loaded, host: &dyn Host, on_this_host: bool) -> Result<Rendered> {
         let config = Config::validate_from(&loaded.settings, &loaded.origins)?;
         let mut node = node::resolve(&config, &host.interfaces()?, on_this_host)?;
-        if let Some((path, endpoint)) = &loaded.endpoint {
-            node.warnings
-                .extend(endpoint_warning(path, endpoint, &config.vips, host));
+        if let Some((path, kubeadm)) = &loaded.kubeadm {
+            node.warnings.extend(endpoint_warning(
+                path,
+                &kubeadm.endpoint,
+                &config.vips,
+                host,
+            ));
         }
         let keepalived_conf = keepalived::render(&node);
         Ok(Rendered {

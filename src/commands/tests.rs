@@ -594,7 +594,9 @@ fn a_dns_name_in_the_kubeadm_endpoint_takes_the_vip_from_vip_and_the_port_from_t
         dir.path(),
         "kubeadm.yaml",
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n\
-         controlPlaneEndpoint: k8s-api.example.internal:8443\n",
+         controlPlaneEndpoint: k8s-api.example.internal:8443\n---\n\
+         apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n\
+         localAPIEndpoint:\n  bindPort: 8443\n",
     );
     let msg = usage_error(r, &["install", "--kubeadm-config", &kubeadm]);
     assert!(
@@ -675,7 +677,7 @@ fn a_join_configuration_alone_gives_the_vip_and_port() {
         "join.yaml",
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    \
          apiServerEndpoint: 192.0.2.10:8443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n\
-         controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: 192.0.2.11\n",
+         controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: 192.0.2.11\n    bindPort: 8443\n",
     );
     ok(r, &["install", "--kubeadm-config", &join]);
     let settings = saved(r);
@@ -981,4 +983,75 @@ fn the_quick_start_line_again_keeps_the_saved_transport() {
     );
     assert!(out.contains("VRRPv3") && out.contains("multicast"), "{out}");
     assert!(!conf().contains("unicast_peer"), "{}", conf());
+}
+
+/// Issue 22: the endpoint's port is the apiservers' port: a VIP cannot
+/// change ports. A --apiserver-port that differs from bindPort is refused
+/// as one that differs from the endpoint's port is.
+#[test]
+fn the_apiserver_port_must_be_the_kubeadm_bind_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = &dir.path().join("root");
+    let at = |endpoint: &str, bind_port: &str| {
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n\
+             controlPlaneEndpoint: \"{endpoint}\"\n---\n\
+             apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n\
+             localAPIEndpoint:\n  bindPort: {bind_port}\n"
+        )
+    };
+    let mismatch = file(dir.path(), "443.yaml", &at("192.0.2.10:443", "6443"));
+    let msg = usage_error(r, &["install", "--kubeadm-config", &mismatch]);
+    assert!(
+        msg.contains("names port 443, but kube-apiserver listens on 6443")
+            && msg.contains("controlPlaneEndpoint: \"192.0.2.10:6443\"")
+            && msg.contains("localAPIEndpoint.bindPort: 443"),
+        "{msg}"
+    );
+    assert!(!r.join(CONFIG_DIR).exists());
+    // No port in the endpoint: bindPort is the apiserver's port.
+    let no_port = file(dir.path(), "8443.yaml", &at("192.0.2.10", "8443"));
+    ok(r, &["install", "--kubeadm-config", &no_port]);
+    assert!(saved(r).contains("apiserverPort: 8443\n"), "{}", saved(r));
+    let msg = usage_error(
+        r,
+        &[
+            "install",
+            "--kubeadm-config",
+            &no_port,
+            "--apiserver-port",
+            "6443",
+        ],
+    );
+    assert!(
+        msg.starts_with(&format!(
+            "--apiserver-port 6443 conflicts with localAPIEndpoint.bindPort 8443 in {no_port}.\n\
+             Fix: drop --apiserver-port"
+        )),
+        "{msg}"
+    );
+    // Neither: kubeadm's default, 6443, which a saved 8443 contradicts.
+    let neither = file(
+        dir.path(),
+        "neither.yaml",
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10\n",
+    );
+    let msg = usage_error(r, &["install", "--kubeadm-config", &neither]);
+    assert!(
+        msg.contains(&format!(
+            "conflicts with {neither}, which sets no localAPIEndpoint.bindPort: kube-apiserver \
+             listens on kubeadm's default, 6443"
+        )) && msg.contains("Fix: add --unset apiserverPort"),
+        "{msg}"
+    );
+    ok(
+        r,
+        &[
+            "install",
+            "--kubeadm-config",
+            &neither,
+            "--unset",
+            "apiserverPort",
+        ],
+    );
 }

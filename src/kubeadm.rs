@@ -8,8 +8,10 @@
 //! come from `--vip`, and only the port is taken from here.
 //!
 //! The VIP carries connections to the apiservers as they are: it cannot
-//! change their port. So the endpoint's port must be the one
-//! kube-apiserver listens on (`localAPIEndpoint.bindPort`, 6443 by default).
+//! change their port, nor reach an apiserver bound to another address. So
+//! the endpoint's port must be the one kube-apiserver listens on
+//! (`localAPIEndpoint.bindPort`, 6443 by default), and `bind-address` in
+//! `apiServer.extraArgs` is read for install to judge against the VIPs.
 
 use crate::error::usage;
 use crate::paths::DEFAULT_APISERVER_PORT;
@@ -25,6 +27,7 @@ const CLUSTER_FIELD: &str = "controlPlaneEndpoint";
 const JOIN_FIELD: &str = "discovery.bootstrapToken.apiServerEndpoint";
 const INIT_PORT_FIELD: &str = "localAPIEndpoint.bindPort";
 const JOIN_PORT_FIELD: &str = "controlPlane.localAPIEndpoint.bindPort";
+const BIND_FIELD: &str = "apiServer.extraArgs bind-address";
 
 /// The host part of an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +72,8 @@ pub struct Kubeadm {
     pub endpoint: Endpoint,
     /// Always the endpoint's port, when the endpoint names one.
     pub bind_port: BindPort,
+    /// `apiServer.extraArgs` bind-address of the ClusterConfiguration.
+    pub bind_address: Option<IpAddr>,
 }
 
 /// The documents kubealived reads, by kind.
@@ -89,7 +94,7 @@ fn at<'a>(doc: &'a Option<Value>, keys: &[&str]) -> Option<&'a Value> {
 }
 
 /// What the kubeadm config `text`, read from `path`, gives: the endpoint,
-/// the port kube-apiserver listens on (the same).
+/// the port kube-apiserver listens on (the same), its bind-address.
 pub fn read(text: &str, path: &Path) -> Result<Kubeadm> {
     let docs = documents(text, path)?;
     let endpoint = endpoint(&docs, path)?;
@@ -100,6 +105,7 @@ pub fn read(text: &str, path: &Path) -> Result<Kubeadm> {
     Ok(Kubeadm {
         endpoint,
         bind_port,
+        bind_address: bind_address(&docs, path)?,
     })
 }
 
@@ -272,6 +278,32 @@ fn bind_port(docs: &Documents, path: &Path) -> Result<BindPort> {
             field: None,
         }),
     }
+}
+
+/// The ClusterConfiguration's `apiServer.extraArgs` bind-address: a
+/// mapping in v1beta3, a list of `{name, value}` in v1beta4 (the last
+/// one wins, as in kube-apiserver's flag parser).
+fn bind_address(docs: &Documents, path: &Path) -> Result<Option<IpAddr>> {
+    let value = match at(&docs.cluster, &["apiServer", "extraArgs"]) {
+        Some(Value::Mapping(args)) => args.get("bind-address"),
+        Some(Value::Sequence(args)) => args
+            .iter()
+            .filter(|arg| arg.get("name").and_then(Value::as_str) == Some("bind-address"))
+            .filter_map(|arg| arg.get("value"))
+            .next_back(),
+        _ => None,
+    };
+    let Some(text) = value.and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    text.parse().map(Some).map_err(|_| {
+        usage!(
+            "{BIND_FIELD} {text:?} in {} is not an IP address: kube-apiserver would not start.\n\
+             Fix: drop bind-address from apiServer.extraArgs there (kube-apiserver then listens \
+             on every address, the VIP among them).",
+            path.display()
+        )
+    })
 }
 
 /// `192.0.2.10`, `192.0.2.10:6443`, `2001:db8::10`, `[2001:db8::10]:6443`,
@@ -612,6 +644,47 @@ mod tests {
             msg.contains("8443 and controlPlane.localAPIEndpoint.bindPort 9443 disagree"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn bind_address_is_read_from_both_forms_of_extra_args() {
+        let bind = |text: &str| read(text).unwrap().bind_address;
+        assert_eq!(bind(&cluster("192.0.2.10:6443")), None);
+        let v1beta3 = indoc! {r#"
+            apiVersion: kubeadm.k8s.io/v1beta3
+            kind: ClusterConfiguration
+            controlPlaneEndpoint: 192.0.2.10:6443
+            apiServer:
+              extraArgs:
+                bind-address: 192.0.2.11
+                shutdown-delay-duration: 2s
+        "#};
+        assert_eq!(bind(v1beta3), Some(ip_addr("192.0.2.11")));
+        let v1beta4 = indoc! {r#"
+            apiVersion: kubeadm.k8s.io/v1beta4
+            kind: ClusterConfiguration
+            controlPlaneEndpoint: 192.0.2.10:6443
+            apiServer:
+              extraArgs:
+              - name: bind-address
+                value: 192.0.2.11
+              - name: shutdown-delay-duration
+                value: 2s
+              - name: bind-address
+                value: "::"
+        "#};
+        assert_eq!(bind(v1beta4), Some(ip_addr("::")), "the last one wins");
+        let msg = error(&v1beta3.replace("192.0.2.11", "node1"));
+        assert!(
+            msg.contains(
+                "apiServer.extraArgs bind-address \"node1\" in kubeadm.yaml is not an IP address"
+            ) && msg.contains("Fix: drop bind-address"),
+            "{msg}"
+        );
+    }
+
+    fn ip_addr(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 
     #[test]

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 
 /// The static pod kubelet runs.
 pub const MANIFEST: &str = "etc/kubernetes/manifests/kubealived.yaml";
+/// kubeadm's kube-apiserver static pod: install refuses a `--bind-address`
+/// in it that the VIP cannot reach; the agent reads it too (below).
+pub const APISERVER_MANIFEST: &str = "etc/kubernetes/manifests/kube-apiserver.yaml";
 /// kubealived's own directory: the settings and keepalived.conf.
 pub const CONFIG_DIR: &str = "etc/kubealived";
 pub const KEEPALIVED_CONF: &str = "etc/kubealived/keepalived.conf";
@@ -158,6 +161,7 @@ mod tests {
         // The pod mounts the host's directory at the same path.
         assert_eq!(CONFIG_DIR_IN_POD, on_node(CONFIG_DIR));
         assert_eq!(KEEPALIVED_CONF_IN_POD, on_node(KEEPALIVED_CONF));
+        assert_eq!(APISERVER_MANIFEST_IN_POD, on_node(APISERVER_MANIFEST));
         for file in [KEEPALIVED_CONF, SAVED_CONFIG, LOCK] {
             assert_eq!(Path::new(file).parent(), Some(Path::new(CONFIG_DIR)));
         }

@@ -5,7 +5,9 @@
 //! it still serves hands the VIP over make-before-break; a SIGKILLed VRRP
 //! process takes the VIP with it at once; SIGTERM hands the VIP over
 //! make-before-break and leaves none behind; a killed
-//! agent worker leaves no VIP; /metrics parses.
+//! agent worker leaves no VIP; /metrics parses; a holder whose
+//! kube-apiserver.yaml binds the node's address (which refuses the VIP)
+//! gives the VIP up and says why.
 
 mod common;
 use common::*;
@@ -168,6 +170,69 @@ fn holder_and_backup(a: &mut Master, b: &mut Master) {
         },
     );
     assert!(has_vip(&a.ns) && !has_vip(&b.ns));
+}
+
+/// kubeadm's kube-apiserver.yaml for the stand-in (probed on loopback),
+/// with `--bind-address=bind`; written by rename, as kubelet sees it.
+fn write_apiserver_manifest(dir: &Path, bind: &str) {
+    let text = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: kube-apiserver, namespace: kube-system}}\n\
+         spec:\n  containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.35.4\n\
+         \x20   command: [kube-apiserver, --advertise-address=192.0.2.11, --bind-address={bind}]\n\
+         \x20   readinessProbe:\n      httpGet: {{host: 127.0.0.1, path: /readyz, port: 6443, scheme: HTTPS}}\n"
+    );
+    let tmp = dir.join("kube-apiserver.yaml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(tmp, dir.join("kube-apiserver.yaml")).unwrap();
+}
+
+/// Issue 23: `--bind-address` on the node's address (a CIS-style
+/// hardening) makes kube-apiserver refuse connections to the VIP, though
+/// its probes pass. The holder counts as not ready: the VIP moves to B,
+/// the reason is in the log once and in /status; unspecified again, A is
+/// ready again.
+#[test]
+fn a_holder_whose_apiserver_binds_the_node_s_address_gives_the_vip_up() {
+    if !prerequisites(
+        "agent bind-address",
+        true,
+        &["ip", "openssl", "python3", "keepalived"],
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = two_masters(tmp.path());
+    holder_and_backup(&mut a, &mut b);
+    write_apiserver_manifest(&a.dir, "192.0.2.11");
+    let why = "kube-apiserver binds 192.0.2.11 only, so connections to the VIP 192.0.2.10 are \
+               refused on this node";
+    wait_for("the VIP to move to B", Duration::from_secs(5), || {
+        has_vip(&b.ns) && !has_vip(&a.ns)
+    });
+    let status = a.status();
+    assert!(
+        status.contains(&format!("vipRefused: {why}")) && status.contains("apiserverReady: false"),
+        "{status}"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let said = format!("{why}: this node counts as not ready");
+    assert_eq!(
+        a.log().matches(&said).count(),
+        1,
+        "once per change:\n{}",
+        a.log()
+    );
+    assert!(
+        a.log().contains("Fix: remove --bind-address from "),
+        "{}",
+        a.log()
+    );
+    write_apiserver_manifest(&a.dir, "0.0.0.0");
+    wait_for("A to be ready again", Duration::from_secs(5), || {
+        let s = a.status();
+        s.contains("apiserverReady: true") && !s.contains("vipRefused: kube")
+    });
+    assert!(has_vip(&b.ns), "equal priority does not preempt");
 }
 
 /// Unmounts on drop (after the masters that use it are gone).

@@ -774,6 +774,28 @@ const CASES: &[Case] = &[
         &["v1beta2"],
     ),
     (
+        "kubeadm: bind-address on the node's address (v1beta4 list)",
+        &["--kubeadm-config", "{f}/kubeadm-bind.yaml"],
+        2,
+        &[
+            "bind-address 192.0.2.11 in {f}/kubeadm-bind.yaml",
+            "connections to the VIP 192.0.2.10 would be refused",
+            "Fix: drop bind-address from apiServer.extraArgs",
+        ],
+    ),
+    (
+        "kubeadm: bind-address on the node's address (v1beta3 map)",
+        &["--kubeadm-config", "{f}/kubeadm-bind-v1beta3.yaml"],
+        2,
+        &["bind-address 192.0.2.11", "would be refused", "0.0.0.0"],
+    ),
+    (
+        "kubeadm: bind-address not an address",
+        &["--kubeadm-config", "{f}/kubeadm-bind-name.yaml"],
+        2,
+        &["bind-address \"master1\"", "not an IP address"],
+    ),
+    (
         "kubeadm: endpoint port 443, bindPort 6443",
         &["--kubeadm-config", "{f}/kubeadm-port-443.yaml"],
         2,
@@ -861,6 +883,9 @@ fn fixtures(dir: &Path) {
         ("port-8443.yaml", "vips: [192.0.2.10]\napiserverPort: 8443\n"),
         ("kubeadm.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\n"),
         ("kubeadm-noendpoint.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"),
+        ("kubeadm-bind.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\napiServer:\n  extraArgs:\n  - name: bind-address\n    value: 192.0.2.11\n"),
+        ("kubeadm-bind-v1beta3.yaml", "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\napiServer:\n  extraArgs:\n    bind-address: 192.0.2.11\n"),
+        ("kubeadm-bind-name.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:6443\napiServer:\n  extraArgs:\n  - name: bind-address\n    value: master1\n"),
         ("kubeadm-port-443.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:443\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bindPort: 6443\n"),
         ("kubeadm-port-443-default.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 192.0.2.10:443\n"),
         ("kubeadm-join-port.yaml", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: 192.0.2.10:443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\ncontrolPlane:\n  localAPIEndpoint:\n    bindPort: 6443\n"),
@@ -951,6 +976,52 @@ fn every_bad_input_exits_2_explains_and_changes_nothing() {
         CASES.len(),
         failures.join("\n")
     );
+}
+
+/// Install run again after kubeadm, on a node whose kube-apiserver.yaml
+/// binds the apiserver to the node's address (a CIS-style hardening): the
+/// VIP would be refused there. Exit 2, the fix, nothing changed (a dry run
+/// too); unspecified serves the VIP and installs.
+#[test]
+fn an_apiserver_bound_to_the_node_s_address_is_refused() {
+    if !prerequisites("bind-address", true, &["ip"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.veth("eth0", &["192.0.2.11/24"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let install = ["install", "--root", r, "--vip", "192.0.2.10"];
+    assert!(ns.kubealived(&install).status.success());
+    let manifest = root
+        .path()
+        .join("etc/kubernetes/manifests/kube-apiserver.yaml");
+    let apiserver = |bind: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: kube-apiserver, namespace: kube-system}}\n\
+             spec:\n  containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.35.4\n\
+             \x20   command:\n    - kube-apiserver\n    - --advertise-address=192.0.2.11\n\
+             \x20   - --bind-address={bind}\n"
+        )
+    };
+    fs::write(&manifest, apiserver("192.0.2.11")).unwrap();
+    let before = snapshot(root.path());
+    for extra in [&["--priority", "120"][..], &["--dry-run"]] {
+        let out = ns.kubealived(&[&install[..], extra].concat());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        for needle in [
+            "kube-apiserver binds 192.0.2.11 only, so connections to the VIP 192.0.2.10 are refused",
+            "Fix: remove --bind-address from ",
+            "or set it to 0.0.0.0",
+        ] {
+            assert!(err.contains(needle), "{extra:?}: {needle:?} not in {err}");
+        }
+        assert_eq!(snapshot(root.path()), before, "{extra:?}");
+    }
+    fs::write(&manifest, apiserver("0.0.0.0")).unwrap();
+    let out = ns.kubealived(&[&install[..], &["--priority", "120"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! The check loop: the local apiserver's `/readyz` every interval (its
 //! certificate verified once the cluster CA is there), after hysteresis,
-//! into keepalived's track file; and the watchdog that writes 0 when the
+//! into keepalived's track file, never ready while kube-apiserver binds an
+//! address that refuses the VIP; and the watchdog that writes 0 when the
 //! loop is stuck.
 
 use super::args::AgentArgs;
-use super::health::{Checker, FailureKind, Hysteresis};
+use super::health::{Checker, Failure, FailureKind, Hysteresis};
 use super::log;
 use super::notify::Role;
 use super::state::State;
-use super::target::{Discovery, Target};
+use super::target::{bind_fix, vip_refused, Discovery, Target};
 use super::track::{Health, TrackFile};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
     let mut hysteresis = Hysteresis::new(args.fall, args.rise, args.patience());
     let mut resign_until: Option<Instant> = None;
     let mut held_while_ready = false;
+    let vips: Vec<_> = args.vips.iter().map(|(ip, _)| *ip).collect();
+    let mut refused: Option<String> = None;
     loop {
         let start = Instant::now();
         let timeout = hysteresis.deadline().map_or(args.timeout(), |deadline| {
@@ -50,7 +53,23 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
             state.apiserver_certificate(&now);
             verifies = now;
         }
+        let now_refused = target
+            .bind_address()
+            .and_then(|bind| vip_refused(bind, &vips));
+        if now_refused != refused {
+            match &now_refused {
+                Some(why) => log(format!(
+                    "{why}: this node counts as not ready, so a master that serves the VIP \
+                     takes it. Fix: {}",
+                    bind_fix(&args.apiserver_manifest.display().to_string())
+                )),
+                None => log("kube-apiserver no longer binds an address that refuses the VIP"),
+            }
+            state.vip_refused(now_refused.clone());
+            refused = now_refused;
+        }
         let (result, latency) = checker.check(&url, timeout);
+        let result = unless_refused(result, refused.as_deref());
         state.denied(match &result {
             Err(f) if f.kind == FailureKind::Denied => Some(f.why.clone()),
             _ => None,
@@ -88,6 +107,18 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
         };
         state.track_written(track.set(health).map(drop).map_err(|e| format!("{e:#}")));
         thread::sleep(args.interval().saturating_sub(start.elapsed()));
+    }
+}
+
+/// A ready apiserver that refuses the VIP (`refused` says why) is not
+/// ready for it: a failure as if nothing served, so a holder resigns at once.
+fn unless_refused(result: Result<(), Failure>, refused: Option<&str>) -> Result<(), Failure> {
+    match (result, refused) {
+        (Ok(()), Some(why)) => Err(Failure {
+            kind: FailureKind::Down,
+            why: why.to_string(),
+        }),
+        (result, _) => result,
     }
 }
 
@@ -130,6 +161,26 @@ pub fn watchdog(stale_after: Duration, state: &State, track: &TrackFile) {
 mod tests {
     use super::*;
     use std::net::IpAddr;
+
+    #[test]
+    fn an_apiserver_that_refuses_the_vip_is_not_ready() {
+        let why = "kube-apiserver binds 192.0.2.11 only, so connections to the VIP 192.0.2.10 \
+                   are refused on this node";
+        assert_eq!(unless_refused(Ok(()), None), Ok(()));
+        let failed = unless_refused(Ok(()), Some(why)).unwrap_err();
+        assert_eq!((failed.kind, failed.why.as_str()), (FailureKind::Down, why));
+        // A failed check keeps its own reason.
+        let red = Failure {
+            kind: FailureKind::Red,
+            why: "answered 500".into(),
+        };
+        assert_eq!(unless_refused(Err(red.clone()), Some(why)), Err(red));
+        let mut h = Hysteresis::new(2, 2, Duration::from_secs(1));
+        for _ in 0..5 {
+            let result = unless_refused(Ok(()), Some(why));
+            assert!(!h.observe(result.map_err(|f| f.kind), Instant::now()));
+        }
+    }
 
     #[test]
     fn loopback_with_a_cluster_ca_is_said_plainly() {

@@ -70,6 +70,11 @@ pub struct StatusReport {
     /// `/healthz` fails).
     #[serde(default)]
     pub keepalived_restart_loop: Option<String>,
+    /// Why connections to the VIP are refused on this node, while they
+    /// are: kube-apiserver.yaml binds the apiserver to another address.
+    /// This node then counts as not ready.
+    #[serde(default)]
+    pub vip_refused: Option<String>,
 }
 
 /// keepalived's runs, to tell a restart loop from one crash.
@@ -161,6 +166,7 @@ impl State {
                     track_file_error: None,
                     apiserver_denied: None,
                     keepalived_restart_loop: None,
+                    vip_refused: None,
                 },
                 transitions: VecDeque::new(),
                 heartbeat: Instant::now(),
@@ -264,6 +270,12 @@ impl State {
         }
         self.metrics.denied(why.is_some());
         inner.report.apiserver_denied = why;
+    }
+
+    /// Why the VIP is refused on this node (kube-apiserver's
+    /// `--bind-address`), or None.
+    pub fn vip_refused(&self, why: Option<String>) {
+        self.lock().report.vip_refused = why;
     }
 
     /// What the check now verifies of the apiserver's certificate.

@@ -6,6 +6,11 @@
 //! The agent reads the readiness probe's host, port and scheme from that
 //! manifest when it exists (kubelet's own view), and 127.0.0.1 and
 //! `--apiserver-port` before `kubeadm init` has written it.
+//!
+//! The same manifest says whether the apiserver can serve the VIP at all:
+//! one bound to the node's address (`--bind-address=192.0.2.11`) refuses
+//! connections to any other local address, the VIP among them, though it
+//! answers its probes. Such a node counts as not ready ([`vip_refused`]).
 
 use k8s_openapi::api::core::v1::{HTTPGetAction, Pod};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -72,12 +77,76 @@ pub fn from_apiserver_manifest(text: &str) -> Option<Target> {
     })
 }
 
+/// kube-apiserver's `--bind-address` in the manifest `text` (the last one
+/// given, as its flag parser takes it); None when there is none, or it is
+/// not an address (then kube-apiserver does not start at all).
+pub fn bind_address(text: &str) -> Option<IpAddr> {
+    let pod: Pod = serde_yaml_ng::from_str(text).ok()?;
+    let container = pod.spec?.containers.into_iter().next()?;
+    let words: Vec<String> = [container.command, container.args]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    let mut found = None;
+    for (i, word) in words.iter().enumerate() {
+        if let Some(value) = word.strip_prefix("--bind-address=") {
+            found = Some(value);
+        } else if word == "--bind-address" {
+            found = words.get(i + 1).map(String::as_str);
+        }
+    }
+    found?.parse().ok()
+}
+
+/// The VIPs a kube-apiserver bound to `bind` refuses connections to: every
+/// one but `bind` itself; none when `bind` is unspecified (the default,
+/// every address).
+pub fn refused_vips(bind: IpAddr, vips: &[IpAddr]) -> Vec<IpAddr> {
+    if bind.is_unspecified() {
+        return Vec::new();
+    }
+    vips.iter().copied().filter(|vip| *vip != bind).collect()
+}
+
+/// `the VIP 192.0.2.10`, `the VIPs 192.0.2.10 and 2001:db8::10`.
+pub fn the_vips(vips: &[IpAddr]) -> String {
+    let list: Vec<String> = vips.iter().map(IpAddr::to_string).collect();
+    let the = if list.len() == 1 {
+        "the VIP"
+    } else {
+        "the VIPs"
+    };
+    format!("{the} {}", list.join(" and "))
+}
+
+/// Why a kube-apiserver bound to `bind` cannot serve `vips` on this node;
+/// None when it serves them.
+pub fn vip_refused(bind: IpAddr, vips: &[IpAddr]) -> Option<String> {
+    let refused = refused_vips(bind, vips);
+    (!refused.is_empty()).then(|| {
+        format!(
+            "kube-apiserver binds {bind} only, so connections to {} are refused on this node",
+            the_vips(&refused)
+        )
+    })
+}
+
+/// The fix for [`vip_refused`], `manifest` being kube-apiserver.yaml.
+pub fn bind_fix(manifest: &str) -> String {
+    format!(
+        "remove --bind-address from {manifest} (kubeadm: drop it from apiServer.extraArgs, or \
+         `kubeadm upgrade` writes it again), or set it to 0.0.0.0"
+    )
+}
+
 /// The current target: the manifest, re-read when it changes (looked at
-/// once a second at most), else the fallback.
+/// once a second at most), else the fallback; and its `--bind-address`.
 pub struct Discovery {
     manifest: PathBuf,
     fallback: Target,
     current: Target,
+    bind: Option<IpAddr>,
     seen: Option<SystemTime>,
     looked: Option<Instant>,
 }
@@ -88,6 +157,7 @@ impl Discovery {
             manifest,
             current: fallback.clone(),
             fallback,
+            bind: None,
             seen: None,
             looked: None,
         }
@@ -108,12 +178,12 @@ impl Discovery {
         if modified == self.seen {
             return (&self.current, None);
         }
-        let found = std::fs::read_to_string(&self.manifest)
-            .ok()
-            .and_then(|text| from_apiserver_manifest(&text));
+        let text = std::fs::read_to_string(&self.manifest).ok();
+        let found = text.as_deref().and_then(from_apiserver_manifest);
         // A file caught half-written is read again next time.
         if found.is_some() || modified.is_none() {
             self.seen = modified;
+            self.bind = text.as_deref().and_then(bind_address);
         }
         let (target, from) = match found {
             Some(t) => (t, format!("the probes of {}", self.manifest.display())),
@@ -127,6 +197,11 @@ impl Discovery {
         }
         self.current = target;
         (&self.current, Some(from))
+    }
+
+    /// The manifest's `--bind-address`, as of the last [`Discovery::current`].
+    pub fn bind_address(&self) -> Option<IpAddr> {
+        self.bind
     }
 }
 
@@ -175,6 +250,67 @@ spec:
         );
     }
 
+    /// KUBEADM with `flag` added to kube-apiserver's command line.
+    fn with_flag(flag: &str) -> String {
+        KUBEADM.replace(
+            "    livenessProbe:",
+            &format!("    command: [kube-apiserver, --advertise-address=192.0.2.11, {flag}]\n    livenessProbe:"),
+        )
+    }
+
+    #[test]
+    fn the_bind_address_is_read_from_the_command_line() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(bind_address(KUBEADM), None);
+        assert_eq!(bind_address(&with_flag("--secure-port=6443")), None);
+        assert_eq!(
+            bind_address(&with_flag("--bind-address=192.0.2.11")),
+            Some(ip("192.0.2.11"))
+        );
+        assert_eq!(
+            bind_address(&with_flag("--bind-address, '2001:db8::11'")),
+            Some(ip("2001:db8::11"))
+        );
+        // The last one wins, as in kube-apiserver's flag parser.
+        assert_eq!(
+            bind_address(&with_flag(
+                "--bind-address=192.0.2.11, --bind-address=0.0.0.0"
+            )),
+            Some(ip("0.0.0.0"))
+        );
+        // In args as well as command.
+        let args = KUBEADM.replace(
+            "    livenessProbe:",
+            "    command: [kube-apiserver]\n    args: [--bind-address=192.0.2.11]\n    livenessProbe:",
+        );
+        assert_eq!(bind_address(&args), Some(ip("192.0.2.11")));
+        assert_eq!(bind_address(&with_flag("--bind-address=node1")), None);
+        assert_eq!(bind_address("not: [a pod"), None);
+    }
+
+    #[test]
+    fn only_an_unspecified_bind_address_or_the_vip_serves_the_vip() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let v4 = [ip("192.0.2.10")];
+        let dual = [ip("192.0.2.10"), ip("2001:db8::10")];
+        for bind in ["0.0.0.0", "::"] {
+            assert_eq!(vip_refused(ip(bind), &dual), None, "{bind}");
+        }
+        assert_eq!(vip_refused(ip("192.0.2.10"), &v4), None);
+        assert_eq!(
+            vip_refused(ip("192.0.2.11"), &v4).unwrap(),
+            "kube-apiserver binds 192.0.2.11 only, so connections to the VIP 192.0.2.10 \
+             are refused on this node"
+        );
+        assert!(vip_refused(ip("192.0.2.11"), &dual)
+            .unwrap()
+            .ends_with("the VIPs 192.0.2.10 and 2001:db8::10 are refused on this node"));
+        // Bound to one VIP, it refuses the other.
+        assert!(vip_refused(ip("192.0.2.10"), &dual)
+            .unwrap()
+            .contains("the VIP 2001:db8::10 are refused"));
+    }
+
     #[test]
     fn discovery_follows_the_manifest_and_falls_back_without_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -188,8 +324,16 @@ spec:
         assert!(changed.unwrap().contains("kube-apiserver.yaml"));
         d.looked = None;
         assert_eq!(d.current().1, None, "unchanged: nothing to say");
+        assert_eq!(d.bind_address(), None);
+        // A --bind-address added: the target is the same, the bind is new.
+        std::fs::write(&path, with_flag("--bind-address=192.0.2.11")).unwrap();
+        d.seen = None;
+        d.looked = None;
+        assert_eq!(d.current().1, None);
+        assert_eq!(d.bind_address(), Some(IpAddr::from([192, 0, 2, 11])));
         std::fs::remove_file(&path).unwrap();
         d.looked = None;
         assert_eq!(d.current().0, &Target::loopback(6443));
+        assert_eq!(d.bind_address(), None);
     }
 }

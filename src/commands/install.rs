@@ -2,10 +2,13 @@
 //! the lock and write only what changed, the manifest last.
 
 use super::{require_root, vrrp_summary, warn, Rendered, RootArgs};
+use crate::agent::target;
 use crate::error::usage;
 use crate::host::{ConfigTest, Host};
 use crate::node::Node;
-use crate::paths::{read_optional, Root, IMAGE_ARCHIVE, MANIFEST, OWNED_FILES, SAVED_CONFIG};
+use crate::paths::{
+    read_optional, Root, APISERVER_MANIFEST, IMAGE_ARCHIVE, MANIFEST, OWNED_FILES, SAVED_CONFIG,
+};
 use crate::plan::{self, Action};
 use crate::render::manifest;
 use crate::runtime::{self, Outcome};
@@ -37,6 +40,7 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
     let rendered = Rendered::prepare(&args.settings, &args.sources, Some(&saved), host, true)?;
     let node = &rendered.node;
     let files = rendered.owned_files();
+    check_apiserver_bind(&root, &node.config.vips)?;
     check_targets(&root, args.force)?;
     warn(&node.warnings);
     check_with_keepalived(host, node, &rendered.keepalived_conf)?;
@@ -94,6 +98,26 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
         writeln!(out, "Next: kubeadm init --control-plane-endpoint {endpoint} ... (first master) or kubeadm join {endpoint} ... (others).")?;
     }
     Ok(())
+}
+
+/// A kube-apiserver.yaml already here (install run again after kubeadm)
+/// whose `--bind-address` refuses the VIP: the agent would count this
+/// node as never ready, so say it now, before anything is written.
+fn check_apiserver_bind(root: &Root, vips: &[std::net::IpAddr]) -> Result<()> {
+    let path = root.path(APISERVER_MANIFEST);
+    let Some(text) = read_optional(&path)? else {
+        return Ok(());
+    };
+    let refused = target::bind_address(&String::from_utf8_lossy(&text))
+        .and_then(|bind| target::vip_refused(bind, vips));
+    match refused {
+        Some(why) => Err(usage!(
+            "{} says: {why}.\nFix: {}.",
+            path.display(),
+            target::bind_fix(&path.display().to_string())
+        )),
+        None => Ok(()),
+    }
 }
 
 /// keepalived's own check of the rendered keepalived.conf, where this host

@@ -12,6 +12,7 @@ pub mod uninstall;
 #[cfg(test)]
 mod tests;
 
+use crate::agent::target;
 use crate::config::Config;
 use crate::error::usage;
 use crate::host::Host;
@@ -22,6 +23,7 @@ use crate::settings::{self, Loaded, Origins, Settings, Sources};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
@@ -117,6 +119,9 @@ impl Rendered {
     /// The same from settings that know where each value came from.
     pub fn from_loaded(loaded: Loaded, host: &dyn Host, on_this_host: bool) -> Result<Rendered> {
         let config = Config::validate_from(&loaded.settings, &loaded.origins)?;
+        if let Some((path, kubeadm)) = &loaded.kubeadm {
+            check_bind_address(path, kubeadm.bind_address, &config.vips)?;
+        }
         let mut node = node::resolve(&config, &host.interfaces()?, on_this_host)?;
         if let Some((path, kubeadm)) = &loaded.kubeadm {
             node.warnings.extend(endpoint_warning(
@@ -154,6 +159,27 @@ impl Rendered {
             (relative, content)
         })
     }
+}
+
+/// A kubeadm config whose `apiServer.extraArgs` bind kube-apiserver to an
+/// address that is not every VIP: connections to the VIP would be refused
+/// on whichever master holds it.
+fn check_bind_address(path: &Path, bind: Option<IpAddr>, vips: &[IpAddr]) -> Result<()> {
+    let Some(bind) = bind else {
+        return Ok(());
+    };
+    let refused = target::refused_vips(bind, vips);
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(usage!(
+        "apiServer.extraArgs bind-address {bind} in {}: kube-apiserver would bind {bind} only, so \
+         connections to {} would be refused on the master holding it.\n\
+         Fix: drop bind-address from apiServer.extraArgs there (kube-apiserver then listens on \
+         every address, the VIP among them), or set it to 0.0.0.0.",
+        path.display(),
+        target::the_vips(&refused)
+    ))
 }
 
 /// A kubeadm endpoint that names a DNS name should lead to a VIP. Where

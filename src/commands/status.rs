@@ -11,10 +11,13 @@
 
 use super::{vrrp_summary, Rendered, RootArgs};
 use crate::agent::state::StatusReport;
+use crate::agent::target;
 use crate::error::is_usage;
 use crate::host::Host;
 use crate::node::own_addresses;
-use crate::paths::{read_optional, Root, MANIFEST, OWNED_FILES, SAVED_CONFIG};
+use crate::paths::{
+    read_optional, Root, APISERVER_MANIFEST_IN_POD, MANIFEST, OWNED_FILES, SAVED_CONFIG,
+};
 use crate::render::manifest;
 use crate::runtime;
 use crate::settings;
@@ -336,28 +339,8 @@ pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
             },
         }
     });
-    if let Some(why) = agent
-        .as_ref()
-        .and_then(|a| a.report.as_ref())
-        .and_then(|r| r.apiserver_denied.as_ref())
-    {
-        problems.push(format!(
-            "the apiserver refuses the agent's anonymous /readyz ({why}): this node never counts \
-             as ready, so its apiserver failing would not move the VIP.\nFix: allow anonymous \
-             requests to /readyz, /livez and /healthz (kubeadm's default; on a hardened apiserver \
-             an AuthenticationConfiguration with anonymous.conditions for those three paths)."
-        ));
-    }
-    if let Some(why) = agent
-        .as_ref()
-        .and_then(|a| a.report.as_ref())
-        .and_then(|r| r.keepalived_restart_loop.as_ref())
-    {
-        problems.push(format!(
-            "{why}: the pod's /healthz fails, so kubelet restarts the pod.\nFix: the pod's log \
-             (`crictl ps --name keepalived`, then `crictl logs`) says why keepalived exits (a \
-             keepalived.conf it refuses, an interface that is gone, a capability the pod lacks)."
-        ));
+    if let Some(report) = agent.as_ref().and_then(|a| a.report.as_ref()) {
+        problems.extend(agent_problems(report));
     }
     if let Some(a) = agent.as_ref().filter(|a| !a.reachable) {
         problems.push(format!(
@@ -379,6 +362,33 @@ pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
         vrrp: Some(vrrp_summary(node)),
         agent,
     })
+}
+
+/// What the agent's report says is wrong, each with its fix.
+pub fn agent_problems(r: &StatusReport) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(why) = &r.apiserver_denied {
+        problems.push(format!(
+            "the apiserver refuses the agent's anonymous /readyz ({why}): this node never counts \
+             as ready, so its apiserver failing would not move the VIP.\nFix: allow anonymous \
+             requests to /readyz, /livez and /healthz (kubeadm's default; on a hardened apiserver \
+             an AuthenticationConfiguration with anonymous.conditions for those three paths)."
+        ));
+    }
+    if let Some(why) = &r.vip_refused {
+        problems.push(format!(
+            "{why}: this node counts as not ready, so a master that serves the VIP takes it.\nFix: {}.",
+            target::bind_fix(APISERVER_MANIFEST_IN_POD)
+        ));
+    }
+    if let Some(why) = &r.keepalived_restart_loop {
+        problems.push(format!(
+            "{why}: the pod's /healthz fails, so kubelet restarts the pod.\nFix: the pod's log \
+             (`crictl ps --name keepalived`, then `crictl logs`) says why keepalived exits (a \
+             keepalived.conf it refuses, an interface that is gone, a capability the pod lacks)."
+        ));
+    }
+    problems
 }
 
 /// The interface the installed manifest gives the agent (`--interface
@@ -534,6 +544,9 @@ pub fn agent_lines(r: &StatusReport) -> Vec<String> {
     if let Some(why) = &r.keepalived_restart_loop {
         lines.push(format!("{:<16} failing: {why}", "liveness"));
     }
+    if let Some(why) = &r.vip_refused {
+        lines.push(format!("{:<16} {why}", "bind address"));
+    }
     if let Some(e) = &r.track_file_error {
         lines.push(format!(
             "{:<16} cannot be written, so this node counts as not ready: {e}",
@@ -606,6 +619,7 @@ mod agent_tests {
             track_file_error: None,
             apiserver_denied: None,
             keepalived_restart_loop: None,
+            vip_refused: None,
         };
         let lines = agent_lines(&r);
         assert_eq!(
@@ -619,6 +633,39 @@ mod agent_tests {
         assert_eq!(lines[2], "keepalived       running, restarted 1 times");
         assert_eq!(lines[3], "transition       BACKUP -> MASTER 10.0 s ago");
         assert_eq!(lines[4], "transition       UNKNOWN -> BACKUP 90.0 s ago");
+    }
+
+    /// kube-apiserver bound to the node's address: a line, a key of its
+    /// own in `-o json`, and a problem with its fix (so status exits 1).
+    #[test]
+    fn a_bind_address_that_refuses_the_vip_is_a_problem_with_its_fix() {
+        let state = State::new();
+        assert!(agent_problems(&state.report()).is_empty());
+        let why = "kube-apiserver binds 192.0.2.11 only, so connections to the VIP 192.0.2.10 \
+                   are refused on this node";
+        state.vip_refused(Some(why.into()));
+        let r = state.report();
+        assert_eq!(serde_json::to_value(&r).unwrap()["vipRefused"], why);
+        assert!(
+            agent_lines(&r).contains(&format!("bind address     {why}")),
+            "{:?}",
+            agent_lines(&r)
+        );
+        assert_eq!(
+            agent_problems(&r),
+            [format!(
+                "{why}: this node counts as not ready, so a master that serves the VIP takes it.\n\
+                 Fix: remove --bind-address from /etc/kubernetes/manifests/kube-apiserver.yaml \
+                 (kubeadm: drop it from apiServer.extraArgs, or `kubeadm upgrade` writes it \
+                 again), or set it to 0.0.0.0."
+            )]
+        );
+        // The report of an agent from before the key still reads.
+        let old = serde_yaml_ng::to_string(&r)
+            .unwrap()
+            .replace(&format!("vipRefused: {why}\n"), "");
+        let back: StatusReport = serde_yaml_ng::from_str(&old).unwrap();
+        assert_eq!(back.vip_refused, None);
     }
 
     /// What the check verifies: a line, and a key of its own in `-o json`

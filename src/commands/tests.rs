@@ -985,6 +985,83 @@ fn the_quick_start_line_again_keeps_the_saved_transport() {
     assert!(!conf().contains("unicast_peer"), "{}", conf());
 }
 
+/// Issue 23, found by the issue 18 e2e: a kube-apiserver bound to one
+/// address refuses connections to the VIP. A kubeadm config that would
+/// bind it so, or a kube-apiserver.yaml already bound so (install run
+/// again after kubeadm), is refused before anything is written.
+#[test]
+fn a_bind_address_that_refuses_the_vip_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = &dir.path().join("root");
+    let cluster = |extra_args: &str| {
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n\
+             controlPlaneEndpoint: 192.0.2.10:6443\napiServer:\n  extraArgs:\n{extra_args}"
+        )
+    };
+    let bound = file(
+        dir.path(),
+        "bound.yaml",
+        &cluster("  - name: bind-address\n    value: 192.0.2.11\n"),
+    );
+    let said = |msg: &str| {
+        msg.contains(&format!(
+            "apiServer.extraArgs bind-address 192.0.2.11 in {bound}: kube-apiserver would \
+             bind 192.0.2.11 only, so connections to the VIP 192.0.2.10 would be refused"
+        )) && msg.contains("Fix: drop bind-address from apiServer.extraArgs")
+    };
+    for args in [
+        &["install", "--kubeadm-config", &bound][..],
+        &["install", "--kubeadm-config", &bound, "--dry-run"],
+    ] {
+        let msg = usage_error(r, args);
+        assert!(said(&msg), "{args:?}: {msg}");
+        assert!(!r.join(CONFIG_DIR).exists(), "{args:?}");
+    }
+    let err = render(&["--kubeadm-config", &bound]).unwrap_err();
+    assert!(
+        crate::error::is_usage(&err) && said(&err.to_string()),
+        "{err:#}"
+    );
+    // Unspecified, or the VIP itself, serve the VIP.
+    for bind in ["0.0.0.0", "::", "192.0.2.10"] {
+        let args = format!("  - name: bind-address\n    value: \"{bind}\"\n");
+        let ok_file = file(dir.path(), "ok.yaml", &cluster(&args));
+        ok(r, &["install", "--kubeadm-config", &ok_file, "--dry-run"]);
+    }
+
+    // kube-apiserver.yaml already on the node, under --root.
+    let manifest = r.join(crate::paths::APISERVER_MANIFEST);
+    std::fs::create_dir_all(manifest.parent().unwrap()).unwrap();
+    let apiserver = |flag: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: kube-apiserver, namespace: kube-system}}\n\
+             spec:\n  containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.35.4\n\
+             \x20   command: [kube-apiserver, --advertise-address=192.0.2.11, {flag}]\n"
+        )
+    };
+    std::fs::write(&manifest, apiserver("--bind-address=192.0.2.11")).unwrap();
+    let msg = usage_error(r, &["install", "--vip", "192.0.2.10"]);
+    assert_eq!(
+        msg,
+        format!(
+            "{m} says: kube-apiserver binds 192.0.2.11 only, so connections to the VIP \
+             192.0.2.10 are refused on this node.\nFix: remove --bind-address from {m} \
+             (kubeadm: drop it from apiServer.extraArgs, or `kubeadm upgrade` writes it again), \
+             or set it to 0.0.0.0.",
+            m = manifest.display()
+        )
+    );
+    assert!(!r.join(CONFIG_DIR).exists());
+    std::fs::write(&manifest, apiserver("--bind-address=0.0.0.0")).unwrap();
+    ok(r, &["install", "--vip", "192.0.2.10"]);
+    // Installed, then hardened, then install again: refused, files kept.
+    std::fs::write(&manifest, apiserver("--bind-address=192.0.2.11")).unwrap();
+    let before = saved(r);
+    usage_error(r, &["install", "--vip", "192.0.2.10", "--priority", "120"]);
+    assert_eq!(saved(r), before);
+}
+
 /// Issue 22: the endpoint's port is the apiservers' port: a VIP cannot
 /// change ports. A --apiserver-port that differs from bindPort is refused
 /// as one that differs from the endpoint's port is.

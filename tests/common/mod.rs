@@ -186,9 +186,9 @@ pub fn spawn_ready(cmd: &mut Command) -> std::process::Child {
 /// `kubealived agent` (the binary `bin`) in `ns`, as the pod runs it, on
 /// the keepalived.conf `render` gives for `vip` on eth0 with the two
 /// masters 192.0.2.11-12 as peers, with `dir/run` in place of the pod's
-/// /run/kubealived and `dir/ca.crt` as the cluster CA (none unless the
-/// test writes it: never this machine's); its output goes to
-/// `dir/agent.log`.
+/// /run/kubealived, `dir/ca.crt` as the cluster CA and
+/// `dir/kube-apiserver.yaml` as kubeadm's manifest (none unless the test
+/// writes them: never this machine's); its output goes to `dir/agent.log`.
 pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process::Child {
     let out = must(ns.exec(bin).args([
         "render",
@@ -214,6 +214,8 @@ pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process
         .arg(&run_dir)
         .arg("--apiserver-ca")
         .arg(dir.join("ca.crt"))
+        .arg("--apiserver-manifest")
+        .arg(dir.join("kube-apiserver.yaml"))
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()

@@ -153,6 +153,7 @@ fn the_image_is_reproducible_and_holds_keepalived_its_libraries_and_kubealived_o
         "tmp/",
         "var/lib/dpkg/status.d/keepalived",
         "var/lib/dpkg/status.d/libc6",
+        "usr/share/kubealived/debian-packages.txt",
     ] {
         assert!(names.contains(needed), "the image lacks {needed}");
     }
@@ -164,6 +165,7 @@ fn the_image_is_reproducible_and_holds_keepalived_its_libraries_and_kubealived_o
                 "usr/local/bin/kubealived",
                 "etc/passwd",
                 "etc/group",
+                "usr/share/kubealived/debian-packages.txt",
             ]
             .contains(&name.as_str())
             || name.starts_with("var/lib/dpkg/status.d/")

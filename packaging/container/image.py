@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Write the kubealived image as an OCI image archive, reproducibly.
 
-    image.py build --stage DIR --bin KUBEALIVED --tag REF --version V --out FILE.oci.tar
+    image.py build --stage DIR --info DIR --bin KUBEALIVED --tag REF --version V
+                   --arch DEB_ARCH --record FILE --out FILE.oci.tar
     image.py index --tag REF --out DIR ARCHIVE...   (multi-arch OCI layout for a push)
+    image.py packages ARCHIVE                       (the record a rebuild takes)
 
 `build` takes a directory where Debian packages were extracted (keepalived
 and its dependencies, see packaging/container/build) and keeps only what runs:
@@ -11,6 +13,11 @@ dynamic loader resolves for the two (and the loader), the two files
 keepalived's `script_user root` looks up (/etc/passwd, /etc/group), empty
 /run and /tmp, and one dpkg status file per Debian package a file came from,
 so image scanners see the packages and their versions. No shell, no `ip`.
+The build's record (the Debian packages it was built from and the date of
+apt's lists, --record) goes in as /usr/share/kubealived/debian-packages.txt
+and into the labels; `packaging/container/build --packages` rebuilds from it.
+For another architecture than this machine's, the extracted loader runs
+under qemu-user (qemu-aarch64, qemu-x86_64).
 
 Same inputs, same bytes: entries sorted, every mtime SOURCE_DATE_EPOCH (0
 when unset), owner 0:0, no user or group names, uncompressed layer, JSON
@@ -30,6 +37,9 @@ import tarfile
 
 KEEPALIVED = "usr/sbin/keepalived"
 KUBEALIVED = "usr/local/bin/kubealived"
+RECORD = "usr/share/kubealived/debian-packages.txt"
+LABEL_PACKAGES = "io.github.kubealived.debian.packages"
+LABEL_LISTS_DATE = "io.github.kubealived.debian.package-lists-date"
 # The entrypoint, `kubealived agent` (which runs keepalived); the manifest
 # gives it in full: this, then the node's interface, VIPs, apiserver port
 # and listen address.
@@ -43,6 +53,11 @@ CMD = [
 PLATFORMS = {
     "amd64": ("amd64", None),
     "arm64": ("arm64", "v8"),
+}
+# Debian architecture -> the qemu-user program that runs its binaries.
+EMULATORS = {
+    "amd64": "qemu-x86_64",
+    "arm64": "qemu-aarch64",
 }
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -108,9 +123,10 @@ def resolve(stage, path):
     return "/" + "/".join(done)
 
 
-def libraries(stage, binary, loader):
+def libraries(stage, binary, loader, emulator):
     """Every shared library the stage's own loader resolves for `binary`,
-    as paths inside the image (what ldd prints, but against the stage)."""
+    as paths inside the image (what ldd prints, but against the stage);
+    the loader runs under `emulator` when it is for another architecture."""
     search = []
     for base in ("lib", "usr/lib"):
         full = os.path.join(stage, base)
@@ -119,7 +135,7 @@ def libraries(stage, binary, loader):
                        if d.endswith("-linux-gnu")]
             search.append(full)
     out = subprocess.run(
-        [stage + resolve(stage, loader), "--inhibit-cache",
+        emulator + [stage + resolve(stage, loader), "--inhibit-cache",
          "--library-path", ":".join(search), "--list", binary],
         check=True, capture_output=True, text=True).stdout
     libs = []
@@ -219,8 +235,37 @@ def read_archive(path):
     return files
 
 
+def read_record(path):
+    """The build's record: `key: value` lines and name=version lines."""
+    fields, names = {}, []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if "=" in line and ": " not in line:
+                names.append(line)
+            else:
+                key, _, value = line.partition(": ")
+                fields[key] = value
+    for key in ("architecture", "package-lists-date"):
+        if key not in fields:
+            die(f"{path}: no {key}")
+    if not names:
+        die(f"{path}: no packages")
+    return fields, names
+
+
 def build(args):
     stage = os.path.abspath(args.stage)
+    if args.arch not in PLATFORMS:
+        die(f"no OCI platform known for Debian architecture {args.arch}")
+    fields, recorded = read_record(args.record)
+    if fields["architecture"] != args.arch:
+        die(f"{args.record} is for {fields['architecture']}, the build for {args.arch}")
+    native = subprocess.run(["dpkg", "--print-architecture"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    emulator = [] if args.arch == native else [EMULATORS[args.arch]]
     binaries = {KEEPALIVED: os.path.join(stage, KEEPALIVED), KUBEALIVED: args.bin}
     loader = interpreter(binaries[KEEPALIVED])
     if not loader:
@@ -233,7 +278,7 @@ def build(args):
     used = set()
     wanted = {loader}
     for path, source in binaries.items():
-        wanted.update(libraries(stage, source, loader))
+        wanted.update(libraries(stage, source, loader, emulator))
     for path in sorted(wanted):
         inside = resolve(stage, path)
         with open(stage + inside, "rb") as f:
@@ -252,6 +297,8 @@ def build(args):
         layer.file(KUBEALIVED, f.read(), 0o755)
     layer.file("etc/passwd", b"root:x:0:0:root:/:/nonexistent\n", 0o644)
     layer.file("etc/group", b"root:x:0:\n", 0o644)
+    with open(args.record, "rb") as f:
+        layer.file(RECORD, f.read(), 0o644)
     layer.dir("run")
     layer.dir("tmp", 0o1777)
     for pkg in sorted(used):
@@ -259,11 +306,7 @@ def build(args):
             control = f.read().rstrip("\n") + "\n"
         layer.file(f"var/lib/dpkg/status.d/{pkg}", control.encode(), 0o644)
 
-    arch = subprocess.run(["dpkg", "--print-architecture"], check=True,
-                          capture_output=True, text=True).stdout.strip()
-    if arch not in PLATFORMS:
-        die(f"no OCI platform known for Debian architecture {arch}")
-    oci_arch, variant = PLATFORMS[arch]
+    oci_arch, variant = PLATFORMS[args.arch]
     layer_tar = layer.tar()
     created = datetime.datetime.fromtimestamp(epoch(), datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
@@ -274,6 +317,9 @@ def build(args):
         "org.opencontainers.image.version": args.version,
         "org.opencontainers.image.licenses": "Apache-2.0",
         "org.opencontainers.image.source": "https://github.com/kubealived/kubealived",
+        # What a rebuild takes (packaging/container/build --packages).
+        LABEL_PACKAGES: " ".join(recorded),
+        LABEL_LISTS_DATE: fields["package-lists-date"],
     }
     config = {
         "architecture": oci_arch,
@@ -299,7 +345,8 @@ def build(args):
         "config": blob(blobs, canonical_json(config), MEDIA_CONFIG),
         "layers": [blob(blobs, layer_tar, MEDIA_LAYER)],
         "annotations": {"org.opencontainers.image.created": created,
-                        "org.opencontainers.image.version": args.version},
+                        "org.opencontainers.image.version": args.version,
+                        LABEL_LISTS_DATE: fields["package-lists-date"]},
     }
     platform = {"architecture": oci_arch, "os": "linux"}
     if variant:
@@ -347,6 +394,29 @@ def index(args):
     print(digest)
 
 
+def layer_file(archive, path):
+    """One file of a single-platform archive's layer."""
+    files = read_archive(archive)
+    manifests = json.loads(files["index.json"])["manifests"]
+    if len(manifests) != 1:
+        die(f"{archive}: {len(manifests)} manifests, expected one")
+
+    def blob_of(digest):
+        return files["blobs/sha256/" + digest.split(":", 1)[1]]
+
+    manifest = json.loads(blob_of(manifests[0]["digest"]))
+    with tarfile.open(fileobj=io.BytesIO(blob_of(manifest["layers"][0]["digest"]))) as tar:
+        try:
+            return tar.extractfile(path).read()
+        except KeyError:
+            die(f"{archive}: no {path} in the image")
+
+
+def packages(args):
+    """Print an image archive's record, for packaging/container/build --packages."""
+    sys.stdout.buffer.write(layer_file(args.archive, RECORD))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -356,13 +426,17 @@ def main():
     b.add_argument("--bin", required=True)
     b.add_argument("--tag", required=True)
     b.add_argument("--version", required=True)
+    b.add_argument("--arch", required=True)
+    b.add_argument("--record", required=True)
     b.add_argument("--out", required=True)
     i = sub.add_parser("index")
     i.add_argument("--tag", required=True)
     i.add_argument("--out", required=True)
     i.add_argument("archives", nargs="+")
+    p = sub.add_parser("packages")
+    p.add_argument("archive")
     args = parser.parse_args()
-    {"build": build, "index": index}[args.command](args)
+    {"build": build, "index": index, "packages": packages}[args.command](args)
 
 
 if __name__ == "__main__":

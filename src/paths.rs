@@ -42,6 +42,9 @@ pub const IMAGE_ARCHIVE: &str = "usr/share/kubealived/kubealived-image.oci.tar";
 pub const CONTAINERD_SOCKET: &str = "run/containerd/containerd.sock";
 /// containerd's namespace for the images kubelet sees (its CRI plugin's).
 pub const CONTAINERD_NAMESPACE: &str = "k8s.io";
+/// The label that pins an image in containerd's CRI plugin, so kubelet's
+/// image garbage collection leaves it (containerd 1.7.3 and later).
+pub const CONTAINERD_PINNED_LABEL: (&str, &str) = ("io.cri-containerd.pinned", "pinned");
 pub const CRIO_SOCKET: &str = "run/crio/crio.sock";
 /// containers-storage, which CRI-O shares with podman and skopeo.
 pub const CONTAINERS_STORAGE: &str = "var/lib/containers/storage";

@@ -438,6 +438,32 @@ fn node_root() -> tempfile::TempDir {
     root
 }
 
+/// The digest of the manifest an OCI archive's index.json names for IMAGE:
+/// what the manifest pins and what ctr and podman record.
+fn index_digest(archive: &Path) -> String {
+    let files = entries(&fs::read(archive).unwrap());
+    let index = json(&files.iter().find(|f| f.0 == "index.json").unwrap().2);
+    let entry = &index["manifests"][0];
+    assert_eq!(
+        entry["annotations"]["io.containerd.image.name"].as_str(),
+        Some(IMAGE)
+    );
+    entry["digest"].as_str().unwrap().to_string()
+}
+
+/// `ctr images list` as (name, digest, pinned) rows.
+fn listed(containerd: &Containerd) -> Vec<(String, String, bool)> {
+    text(&containerd.ctr(&["images", "list"]).stdout)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let pinned = f[f.len() - 1].contains("io.cri-containerd.pinned=pinned");
+            (f[0].to_string(), f[2].to_string(), pinned)
+        })
+        .collect()
+}
+
 /// A node whose container runtime is CRI-O: CRI-O itself is not packaged
 /// for Debian 12, so a listening socket at its path stands in for it; the
 /// storage and the tools that load into it are real.
@@ -476,7 +502,7 @@ fn install_imports_the_image_into_a_real_containerd_and_status_sees_it() {
 
     let (out, said) = kubealived(&ns, &["install", "--dry-run", "--vip", "192.0.2.10"], r);
     assert!(
-        out.status.success() && said.contains(&format!("import    {IMAGE} into containerd")),
+        out.status.success() && said.contains(&format!("import    {IMAGE}@sha256:")),
         "{said}"
     );
     assert!(
@@ -486,39 +512,122 @@ fn install_imports_the_image_into_a_real_containerd_and_status_sees_it() {
 
     let (out, said) = kubealived(&ns, &["install", "--vip", "192.0.2.10"], r);
     assert!(out.status.success(), "{said}");
+    // The manifest names the image by its tag and the archive's digest,
+    // which is the digest ctr records for the tag: the index.json entry's.
+    let digest = index_digest(&r.join(IMAGE_ARCHIVE));
+    let pinned = format!("{IMAGE}@{digest}");
     assert!(
-        said.contains(&format!("imported  {IMAGE} into containerd")),
+        said.contains(&format!("imported  {pinned} into containerd")),
         "{said}"
     );
+    let written = fs::read_to_string(&manifest).unwrap();
+    assert!(written.contains(&format!("image: {pinned}\n")), "{written}");
+    // Both names the CRI plugin resolves `NAME:TAG@DIGEST` by, pinned.
+    let by_digest = format!("ghcr.io/kubealived/kubealived@{digest}");
+    for name in [IMAGE, by_digest.as_str()] {
+        assert!(
+            listed(&containerd).contains(&(name.to_string(), digest.clone(), true)),
+            "{name}: {:?}",
+            listed(&containerd)
+        );
+    }
+    // kubelet sees it: the CRI plugin manages images in k8s.io.
+    let list = text(&containerd.ctr(&["images", "list"]).stdout);
+    assert!(list.contains("io.cri-containerd.image=managed"), "{list}");
+
+    // The same archive again: no import, nothing written.
+    let (out, said) = kubealived(&ns, &["install"], r);
     assert!(
-        containerd.images().lines().any(|l| l == IMAGE),
+        out.status.success() && said.contains(&format!("present   {pinned} in containerd")),
+        "{said}"
+    );
+    assert_eq!(said.matches("unchanged ").count(), 3, "{said}");
+    let (out, said) = kubealived(&ns, &["status"], r);
+    assert!(
+        out.status.success() && said.contains(&format!("{pinned}: present in containerd")),
+        "{said}"
+    );
+    let (out, said) = kubealived(&ns, &["status", "-o", "json"], r);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["image"]["digest"].as_str(),
+        Some(digest.as_str()),
+        "{said}"
+    );
+    assert_eq!(status["image"]["reference"].as_str(), Some(IMAGE), "{said}");
+
+    // Kubelet's image garbage collection on containerd 1.6, which ignores
+    // the pin: every name of the image removed. status fails; install (the
+    // boot unit runs it before kubelet) imports it again, and the manifest
+    // stays as it was.
+    let id = text(&containerd.ctr(&["images", "list", "--quiet"]).stdout)
+        .lines()
+        .find(|l| l.starts_with("sha256:"))
+        .map(String::from);
+    let names: Vec<String> = [IMAGE.to_string(), by_digest.clone()]
+        .into_iter()
+        .chain(id)
+        .collect();
+    containerd.ctr(
+        &[
+            &["images", "remove"][..],
+            &names.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat(),
+    );
+    assert!(
+        !containerd.images().contains("kubealived"),
         "{}",
         containerd.images()
     );
-    assert!(manifest.exists());
-    // kubelet sees it: the CRI plugin manages images in k8s.io.
-    let listed = text(&containerd.ctr(&["images", "list"]).stdout);
-    assert!(
-        listed.contains("io.cri-containerd.image=managed"),
-        "{listed}"
-    );
-
-    let (out, said) = kubealived(&ns, &["install"], r);
-    assert!(
-        out.status.success() && said.contains(&format!("present   {IMAGE} in containerd")),
-        "{said}"
-    );
-    let (out, said) = kubealived(&ns, &["status"], r);
-    assert!(
-        out.status.success() && said.contains("present in containerd"),
-        "{said}"
-    );
-
-    // Gone from the runtime: status says so and fails; install puts it back.
-    containerd.ctr(&["images", "remove", IMAGE]);
     let (out, said) = kubealived(&ns, &["status"], r);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("missing from containerd"), "{said}");
+    let (out, said) = kubealived(&ns, &["install"], r);
+    assert!(
+        out.status.success() && said.contains(&format!("imported  {pinned} into containerd")),
+        "{said}"
+    );
+    assert_eq!(said.matches("unchanged ").count(), 3, "{said}");
+    assert_eq!(fs::read_to_string(&manifest).unwrap(), written);
+    assert!(listed(&containerd).contains(&(by_digest.clone(), digest.clone(), true)));
+
+    // The same version rebuilt (another SOURCE_DATE_EPOCH, another digest):
+    // imported although containerd holds an image under the tag; the
+    // manifest names the new digest; the old image is no longer pinned.
+    let rebuilt = r.join("rebuilt.oci.tar");
+    must(
+        Command::new(repo().join("packaging/container/build"))
+            .args(["--bin", BIN, "--out"])
+            .arg(&rebuilt)
+            .env("SOURCE_DATE_EPOCH", "1"),
+    );
+    let new_digest = index_digest(&rebuilt);
+    assert_ne!(new_digest, digest);
+    fs::copy(&rebuilt, r.join(IMAGE_ARCHIVE)).unwrap();
+    let (out, said) = kubealived(&ns, &["install"], r);
+    assert!(
+        out.status.success()
+            && said.contains(&format!("imported  {IMAGE}@{new_digest} into containerd")),
+        "{said}"
+    );
+    assert!(
+        fs::read_to_string(&manifest)
+            .unwrap()
+            .contains(&format!("image: {IMAGE}@{new_digest}\n")),
+        "{said}"
+    );
+    let now = listed(&containerd);
+    assert!(
+        now.contains(&(IMAGE.to_string(), new_digest.clone(), true)),
+        "{now:?}"
+    );
+    assert!(
+        now.contains(&(by_digest.clone(), digest.clone(), false)),
+        "{now:?}"
+    );
+    fs::write(r.join(IMAGE_ARCHIVE), fs::read(archive()).unwrap()).unwrap();
+    containerd.ctr(&["images", "remove", IMAGE]);
 
     // An archive that cannot be imported: exit 1, the fix, the manifest not written.
     fs::remove_file(&manifest).unwrap();
@@ -527,7 +636,7 @@ fn install_imports_the_image_into_a_real_containerd_and_status_sees_it() {
     let (out, said) = kubealived(&ns, &["install"], r);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
-        said.contains("cannot import") && said.contains("Fix:"),
+        said.contains("cannot use the image archive") && said.contains("Fix:"),
         "{said}"
     );
     assert!(
@@ -575,7 +684,7 @@ fn install_loads_the_image_into_cri_o_storage_with_podman() {
     let (out, said) = kubealived(&ns, &["install", "--vip", "192.0.2.10"], r);
     assert!(out.status.success(), "{said}");
     assert!(
-        said.contains(&format!("imported  {IMAGE} into CRI-O")),
+        said.contains(&format!("imported  {IMAGE}@")) && said.contains(" into CRI-O"),
         "{said}"
     );
     let exists = run(Command::new("podman")
@@ -587,6 +696,20 @@ fn install_loads_the_image_into_cri_o_storage_with_podman() {
     assert!(
         exists.status.success(),
         "podman does not see {IMAGE} in the node's storage"
+    );
+    // podman records the digest the manifest pins: the index.json entry's.
+    let digest = index_digest(&r.join(IMAGE_ARCHIVE));
+    let recorded = run(Command::new("podman")
+        .arg("--root")
+        .arg(r.join("var/lib/containers/storage"))
+        .arg("--runroot")
+        .arg(r.join("run/containers/storage"))
+        .args(["image", "inspect", "--format", "{{.Digest}}", IMAGE]));
+    assert_eq!(text(&recorded.stdout).trim(), digest);
+    let written = fs::read_to_string(r.join("etc/kubernetes/manifests/kubealived.yaml")).unwrap();
+    assert!(
+        written.contains(&format!("image: {IMAGE}@{digest}\n")),
+        "{written}"
     );
     let (out, said) = kubealived(&ns, &["status"], r);
     assert!(
@@ -638,7 +761,7 @@ fn install_copies_the_image_into_cri_o_storage_with_skopeo_when_podman_is_absent
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{said}");
     assert!(
-        said.contains(&format!("imported  {IMAGE} into CRI-O")),
+        said.contains(&format!("imported  {IMAGE}@")) && said.contains(" into CRI-O"),
         "{said}"
     );
     let storage = format!(
@@ -648,8 +771,9 @@ fn install_copies_the_image_into_cri_o_storage_with_skopeo_when_podman_is_absent
     );
     must(Command::new("skopeo").args(["inspect", "--raw", &storage]));
     let again = with_path(bin.path());
+    let digest = index_digest(&r.join(IMAGE_ARCHIVE));
     assert!(
-        text(&again.stdout).contains(&format!("present   {IMAGE} in CRI-O")),
+        text(&again.stdout).contains(&format!("present   {IMAGE}@{digest} in CRI-O")),
         "{}",
         text(&again.stdout)
     );

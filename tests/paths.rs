@@ -225,8 +225,12 @@ fn the_image_build_puts_the_programs_where_the_manifest_runs_them() {
     let config = kubealived::config::Config::validate(&settings).unwrap();
     let node = kubealived::node::resolve(&config, &[], false).unwrap();
     let conf = kubealived::render::keepalived::render(&node);
-    let pod: Pod =
-        serde_yaml_ng::from_str(&kubealived::render::manifest::static_pod(&node, &conf)).unwrap();
+    let pod: Pod = serde_yaml_ng::from_str(&kubealived::render::manifest::static_pod(
+        &node,
+        &node.config.image,
+        &conf,
+    ))
+    .unwrap();
     let command = pod.spec.unwrap().containers[0].command.clone().unwrap();
     assert!(
         command.starts_with(&cmd),

@@ -37,7 +37,11 @@ pub struct InstallArgs {
 pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
     let root = args.root.root();
     let saved = root.path(SAVED_CONFIG);
-    let rendered = Rendered::prepare(&args.settings, &args.sources, Some(&saved), host, true)?;
+    let archive = root.path(IMAGE_ARCHIVE);
+    // The packaged image by its archive's digest; read before anything is
+    // touched (a damaged archive: exit 1, nothing written).
+    let rendered = Rendered::prepare(&args.settings, &args.sources, Some(&saved), host, true)?
+        .with_archive(&archive)?;
     let node = &rendered.node;
     let files = rendered.owned_files();
     check_apiserver_bind(&root, &node.config.vips)?;
@@ -47,12 +51,13 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
 
     let image = &node.config.image;
     let packaged = crate::config::default_image();
-    let archive = root.path(IMAGE_ARCHIVE);
+    let digest = rendered.digest.as_deref();
+    let named = rendered.image();
     if args.dry_run {
         write!(out, "{}", plan::describe(&plan::plan(&root, &files)?))?;
         let found = host.runtime(&root);
-        let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, true)?;
-        writeln!(out, "{}", image_report(&outcome, image, &root).0)?;
+        let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, digest, true)?;
+        writeln!(out, "{}", image_report(&outcome, &named, &root).0)?;
         return Ok(());
     }
     require_root(
@@ -68,8 +73,8 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
     // The image the manifest names must be in the runtime before kubelet
     // reads the manifest: no pull at bootstrap.
     let found = host.runtime(&root);
-    let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, false)?;
-    let (line, warning) = image_report(&outcome, image, &root);
+    let outcome = runtime::ensure(found.as_deref(), image, &packaged, &archive, digest, false)?;
+    let (line, warning) = image_report(&outcome, &named, &root);
     writeln!(out, "{line}")?;
     warn(&Vec::from_iter(warning));
     let mut changed = false;

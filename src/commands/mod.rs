@@ -13,12 +13,13 @@ pub mod uninstall;
 mod tests;
 
 use crate::agent::target;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::error::usage;
 use crate::host::Host;
 use crate::node::{self, Node};
 use crate::paths::{Root, KEEPALIVED_CONF, MANIFEST, OWNED_FILES, SAVED_CONFIG};
 use crate::render::{keepalived, manifest};
+use crate::runtime;
 use crate::settings::{self, Loaded, Origins, Settings, Sources};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -92,6 +93,9 @@ pub struct Rendered {
     pub origins: Origins,
     pub node: Node,
     pub keepalived_conf: String,
+    /// The digest the manifest pins the packaged image to (the archive's),
+    /// set by [`Rendered::with_archive`]; never a setting.
+    pub digest: Option<String>,
 }
 
 impl Rendered {
@@ -137,12 +141,31 @@ impl Rendered {
             origins: loaded.origins,
             node,
             keepalived_conf,
+            digest: None,
         })
+    }
+
+    /// The same, naming the packaged image with the digest of the package's
+    /// `archive` (when it is the packaged image and the archive is there):
+    /// what install writes on this host. Without it, the image as given.
+    pub fn with_archive(mut self, archive: &Path) -> Result<Rendered> {
+        let image = &self.node.config.image;
+        self.digest = runtime::pinned_digest(image, &config::default_image(), archive)?;
+        Ok(self)
+    }
+
+    /// The image as the manifest names it: `NAME:TAG@DIGEST` when pinned.
+    pub fn image(&self) -> String {
+        let image = &self.node.config.image;
+        match &self.digest {
+            Some(digest) => format!("{image}@{digest}"),
+            None => image.clone(),
+        }
     }
 
     /// The static pod manifest.
     pub fn manifest(&self) -> String {
-        manifest::static_pod(&self.node, &self.keepalived_conf)
+        manifest::static_pod(&self.node, &self.image(), &self.keepalived_conf)
     }
 
     /// Every owned file with the content these settings give it, in

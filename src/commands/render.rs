@@ -3,7 +3,7 @@
 use super::{warn, Rendered};
 use crate::error::usage;
 use crate::host::Host;
-use crate::paths::{Root, SAVED_CONFIG};
+use crate::paths::{Root, IMAGE_ARCHIVE, SAVED_CONFIG};
 use crate::render::{keepalived, manifest};
 use crate::settings::{Settings, Sources};
 use anyhow::Result;
@@ -35,8 +35,13 @@ pub struct RenderArgs {
 pub fn run(args: &RenderArgs, host: &dyn Host, out: &mut dyn Write) -> Result<()> {
     // With no --vip, show what the installed settings render to.
     let saved = Root::new("/").path(SAVED_CONFIG);
-    // A named interface is taken as given: render may run for another machine.
-    let rendered = Rendered::prepare(&args.settings, &args.sources, Some(&saved), host, false)?;
+    // A named interface is taken as given: render may run for another
+    // machine, whose archive is not this one, so the image is named as
+    // given. Without it, the image is named as install names it here.
+    let mut rendered = Rendered::prepare(&args.settings, &args.sources, Some(&saved), host, false)?;
+    if rendered.settings.interface.is_none() {
+        rendered = rendered.with_archive(&Root::new("/").path(IMAGE_ARCHIVE))?;
+    }
     warn(&rendered.node.warnings);
     let conf = &rendered.keepalived_conf;
     if args.keepalived_conf {

@@ -16,7 +16,8 @@ use crate::error::is_usage;
 use crate::host::Host;
 use crate::node::own_addresses;
 use crate::paths::{
-    read_optional, Root, APISERVER_MANIFEST_IN_POD, MANIFEST, OWNED_FILES, SAVED_CONFIG,
+    read_optional, Root, APISERVER_MANIFEST_IN_POD, IMAGE_ARCHIVE, MANIFEST, OWNED_FILES,
+    SAVED_CONFIG,
 };
 use crate::render::manifest;
 use crate::runtime;
@@ -131,7 +132,11 @@ pub struct InterfaceStatus {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageStatus {
+    /// The image's name and tag.
     pub reference: String,
+    /// The digest the manifest pins it to (the package's archive's), null
+    /// when it names the image by tag alone (`--image`, or no archive).
+    pub digest: Option<String>,
     /// `present`, `missing` (the packaged image, not in the runtime),
     /// `pullable` (another image, kubelet pulls it), `noRuntime` or
     /// `unknown` (the runtime cannot be asked).
@@ -193,7 +198,9 @@ pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
             },
             None,
         ),
-        Ok(Some(settings)) => match Rendered::from_settings(settings, host, true) {
+        Ok(Some(settings)) => match Rendered::from_settings(settings, host, true)
+            .and_then(|r| r.with_archive(&root.path(IMAGE_ARCHIVE)))
+        {
             Ok(rendered) => (
                 SettingsStatus {
                     path: saved.display().to_string(),
@@ -307,7 +314,7 @@ pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
         });
     };
     let node = &rendered.node;
-    let image = image_status(root, host, &node.config.image);
+    let image = image_status(root, host, &node.config.image, rendered.digest.as_deref());
     if image.state == "missing" {
         problems.push(format!("{}: {}", image.reference, image.detail));
     }
@@ -401,7 +408,7 @@ fn installed_interface(root: &Root) -> Option<String> {
     command.get(at + 1).cloned()
 }
 
-fn image_status(root: &Root, host: &dyn Host, image: &str) -> ImageStatus {
+fn image_status(root: &Root, host: &dyn Host, image: &str, digest: Option<&str>) -> ImageStatus {
     let (state, runtime, detail) = match host.runtime(root) {
         None => (
             "noRuntime",
@@ -410,12 +417,15 @@ fn image_status(root: &Root, host: &dyn Host, image: &str) -> ImageStatus {
         ),
         Some(rt) => {
             let name = rt.name();
-            match rt.has_image(image) {
+            match rt.has_image(image, digest) {
                 Ok(true) => ("present", Some(name.clone()), format!("present in {name}")),
                 Ok(false) if *image == crate::config::default_image() => (
                     "missing",
                     Some(name.clone()),
-                    format!("missing from {name} (run `kubealived install` to import it)"),
+                    format!(
+                        "missing from {name}, or another image under its tag (run `kubealived \
+                         install` to import it)"
+                    ),
                 ),
                 Ok(false) => (
                     "pullable",
@@ -432,6 +442,7 @@ fn image_status(root: &Root, host: &dyn Host, image: &str) -> ImageStatus {
     };
     ImageStatus {
         reference: image.to_string(),
+        digest: digest.map(String::from),
         state,
         runtime,
         detail,
@@ -461,9 +472,13 @@ pub fn text(s: &Status) -> Vec<String> {
         lines.push(format!("{:<16} {}: {there}", "interface", i.name));
     }
     if let Some(image) = &s.image {
+        let digest = image.digest.as_ref().map(|d| format!("@{d}"));
         lines.push(format!(
-            "{:<16} {}: {}",
-            "image", image.reference, image.detail
+            "{:<16} {}{}: {}",
+            "image",
+            image.reference,
+            digest.unwrap_or_default(),
+            image.detail
         ));
     }
     for v in &s.vips {

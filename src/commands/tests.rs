@@ -276,7 +276,9 @@ fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
     std::fs::create_dir_all(r.join(IMAGE_ARCHIVE).parent().unwrap()).unwrap();
-    std::fs::write(r.join(IMAGE_ARCHIVE), "an archive").unwrap();
+    let digest = "sha256:84aa9747dad263cc3c504b016ccea96889180b6c29bf56d565b7df61634e0e3f";
+    let archive = crate::runtime::archive::tests::tar_naming(&image, digest);
+    std::fs::write(r.join(IMAGE_ARCHIVE), archive).unwrap();
 
     // The import fails: an error, and nothing written.
     let broken = Rc::new(FakeRuntime::default());
@@ -300,35 +302,49 @@ fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
 
     // It works: imported once, then present; status says so.
     let runtime = Rc::new(FakeRuntime {
-        import_adds: Some(image.clone()),
+        import_adds: Some(format!("{image}@{digest}")),
         ..Default::default()
     });
     let host = host().runtime(runtime.clone());
     let (result, out) = kubealived_on(&host, r, &["install", "--dry-run", "--vip", "192.0.2.10"]);
     assert!(
-        result.is_ok() && out.contains(&format!("import    {image} into fake")),
+        result.is_ok() && out.contains(&format!("import    {image}@{digest} into fake")),
         "{out}"
     );
     assert!(runtime.imports.borrow().is_empty(), "dry-run imported");
     let (result, out) = kubealived_on(&host, r, &["install", "--vip", "192.0.2.10"]);
     assert!(result.is_ok(), "{out}");
     let imported = out
-        .find(&format!("imported  {image} into fake"))
+        .find(&format!("imported  {image}@{digest} into fake"))
         .expect(&out);
     let manifest = out.find("created   ").expect(&out);
     assert!(
         imported < manifest,
         "the manifest came before the image:\n{out}"
     );
+    // The manifest pins the archive's digest; the settings never hold it.
+    let manifest_text = std::fs::read_to_string(r.join(MANIFEST)).unwrap();
+    assert!(
+        manifest_text.contains(&format!("image: {image}@{digest}\n")),
+        "{manifest_text}"
+    );
+    assert!(!std::fs::read_to_string(r.join(SAVED_CONFIG))
+        .unwrap()
+        .contains("image"));
+    // Again with the same archive: nothing imported, nothing written.
     let (result, out) = kubealived_on(&host, r, &["install"]);
     assert!(
-        result.is_ok() && out.contains(&format!("present   {image} in fake")),
+        result.is_ok() && out.contains(&format!("present   {image}@{digest} in fake")),
         "{out}"
     );
+    assert_eq!(out.matches("unchanged ").count(), 3, "{out}");
     assert_eq!(runtime.imports.borrow().len(), 1);
     let (result, out) = kubealived_on(&host, r, &["status"]);
     assert!(
-        result.is_ok() && out.contains(&format!("image            {image}: present in fake")),
+        result.is_ok()
+            && out.contains(&format!(
+                "image            {image}@{digest}: present in fake"
+            )),
         "{out}"
     );
 
@@ -336,7 +352,7 @@ fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
     runtime.images.borrow_mut().clear();
     let (result, out) = kubealived_on(&host, r, &["status"]);
     assert!(
-        result.is_err() && out.contains("missing from fake (run `kubealived install`"),
+        result.is_err() && out.contains("missing from fake, or another image under its tag"),
         "{out}"
     );
 
@@ -351,6 +367,45 @@ fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
         "{out}"
     );
     assert_eq!(runtime.imports.borrow().len(), 1);
+    let manifest_text = std::fs::read_to_string(r.join(MANIFEST)).unwrap();
+    assert!(
+        manifest_text.contains("image: registry.example/kubealived:0.1.0\n"),
+        "{manifest_text}"
+    );
+}
+
+/// The same version rebuilt (another archive, another digest): install
+/// imports it although the runtime holds an image under the tag, and the
+/// manifest names the new digest.
+#[test]
+fn install_imports_a_rebuilt_archive_of_the_same_version() {
+    use crate::paths::IMAGE_ARCHIVE;
+    use crate::runtime::{archive::tests::tar_naming, FakeRuntime};
+    use std::rc::Rc;
+    let image = crate::config::default_image();
+    let old = "sha256:84aa9747dad263cc3c504b016ccea96889180b6c29bf56d565b7df61634e0e3f";
+    let new = "sha256:95856da6fabae6aff4bf7c394c753f5705a57004d514e7844bbda54e7c50cbfd";
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join(IMAGE_ARCHIVE).parent().unwrap()).unwrap();
+    std::fs::write(r.join(IMAGE_ARCHIVE), tar_naming(&image, new)).unwrap();
+    let runtime = Rc::new(FakeRuntime {
+        images: vec![format!("{image}@{old}")].into(),
+        import_adds: Some(format!("{image}@{new}")),
+        ..Default::default()
+    });
+    let host = host().runtime(runtime.clone());
+    let (result, out) = kubealived_on(&host, r, &["install", "--vip", "192.0.2.10"]);
+    assert!(
+        result.is_ok() && out.contains(&format!("imported  {image}@{new} into fake")),
+        "{out}"
+    );
+    let manifest_text = std::fs::read_to_string(r.join(MANIFEST)).unwrap();
+    assert!(
+        manifest_text.contains(&format!("image: {image}@{new}\n")),
+        "{manifest_text}"
+    );
+    assert_eq!(*runtime.images.borrow(), [format!("{image}@{new}")]);
 }
 
 /// The manifest starts the agent with a command line that only the agent's

@@ -282,7 +282,7 @@ fn validated_input_cannot_inject_into_keepalived_conf_or_the_manifest() {
         prop_assert_eq!(directives, expected_lines(&node));
 
         // The manifest parses back to the same values.
-        let yaml = manifest::static_pod(&node, &conf);
+        let yaml = manifest::static_pod(&node, &node.config.image, &conf);
         let pod: Pod = serde_yaml_ng::from_str(&yaml).expect("manifest parses");
         let container = &pod.spec.as_ref().unwrap().containers[0];
         prop_assert_eq!(container.image.as_deref(), Some(config.image.as_str()));

@@ -65,7 +65,7 @@ fn command(node: &Node) -> Vec<String> {
 
 /// The keepalived container, the same for the static pod and the DaemonSet.
 /// Its entrypoint is `kubealived agent`, which runs keepalived.
-fn container(node: &Node) -> Container {
+fn container(node: &Node, image: &str) -> Container {
     let listen = node.config.agent_listen;
     // kubelet probes from this node: a wildcard address answers on loopback.
     let probe_host = match listen.ip() {
@@ -75,7 +75,7 @@ fn container(node: &Node) -> Container {
     };
     Container {
         name: "keepalived".into(),
-        image: Some(node.config.image.clone()),
+        image: Some(image.to_string()),
         image_pull_policy: Some("IfNotPresent".into()),
         command: Some(command(node)),
         // NET_ADMIN adds and removes the VIP (without it keepalived claims
@@ -162,13 +162,13 @@ fn container(node: &Node) -> Container {
 /// Host network, critical priority, no service account token: nothing here
 /// talks to the cluster it bootstraps. Host /run is never mounted (stale
 /// pid files there stop keepalived from restarting).
-fn pod_spec(node: &Node, config: Volume) -> PodSpec {
+fn pod_spec(node: &Node, image: &str, config: Volume) -> PodSpec {
     PodSpec {
         host_network: Some(true),
         priority_class_name: Some("system-node-critical".into()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
-        containers: vec![container(node)],
+        containers: vec![container(node, image)],
         volumes: Some(vec![
             config,
             Volume {
@@ -218,7 +218,9 @@ pub fn config_hash(keepalived_conf: &str) -> String {
         .collect()
 }
 
-pub fn static_pod(node: &Node, keepalived_conf: &str) -> String {
+/// The static pod; `image` as the manifest names it (the packaged image
+/// with its archive's digest, or the image as given).
+pub fn static_pod(node: &Node, image: &str, keepalived_conf: &str) -> String {
     let pod = Pod {
         metadata: ObjectMeta {
             name: Some(NAME.into()),
@@ -232,6 +234,7 @@ pub fn static_pod(node: &Node, keepalived_conf: &str) -> String {
         },
         spec: Some(pod_spec(
             node,
+            image,
             Volume {
                 name: "config".into(),
                 host_path: Some(HostPathVolumeSource {
@@ -255,7 +258,9 @@ fn header() -> String {
 }
 
 /// The seed's shape, for clusters that already exist: a ConfigMap with
-/// keepalived.conf and a DaemonSet on the control-plane nodes.
+/// keepalived.conf and a DaemonSet on the control-plane nodes. Its image is
+/// named as given, never with this node's archive's digest: that digest is
+/// one architecture's manifest, and every node pulls the image.
 pub fn daemonset_bundle(node: &Node, keepalived_conf: &str) -> String {
     let meta = || ObjectMeta {
         name: Some(NAME.into()),
@@ -273,6 +278,7 @@ pub fn daemonset_bundle(node: &Node, keepalived_conf: &str) -> String {
     };
     let mut spec = pod_spec(
         node,
+        &node.config.image,
         Volume {
             name: "config".into(),
             config_map: Some(ConfigMapVolumeSource {

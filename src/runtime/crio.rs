@@ -3,6 +3,7 @@
 
 use super::{run, Runtime, ToolMissing};
 use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -45,8 +46,13 @@ impl Runtime for Crio {
         "CRI-O".into()
     }
 
-    fn has_image(&self, reference: &str) -> Result<bool> {
-        let out = match self.tool()? {
+    /// With a digest: the image under the tag is that one. podman reports
+    /// the manifest's digest; skopeo gives the manifest's bytes, whose
+    /// sha256 it is (CRI-O has no pin kubealived sets: a collected image is
+    /// imported again by the next install).
+    fn has_image(&self, reference: &str, digest: Option<&str>) -> Result<bool> {
+        let tool = self.tool()?;
+        let out = match tool {
             "podman" => self.podman().args(["image", "exists", reference]).output(),
             _ => Command::new("skopeo")
                 .args(["inspect", "--raw"])
@@ -54,10 +60,26 @@ impl Runtime for Crio {
                 .output(),
         }
         .context("cannot run podman or skopeo")?;
-        absent_or_error(&out)
+        let present = absent_or_error(&out)?;
+        let Some(digest) = digest.filter(|_| present) else {
+            return Ok(present);
+        };
+        let held = match tool {
+            "podman" => {
+                run(self
+                    .podman()
+                    .args(["image", "inspect", "--format", "{{.Digest}}", reference]))?
+                .trim()
+                .to_string()
+            }
+            _ => Sha256::digest(&out.stdout)
+                .iter()
+                .fold("sha256:".to_string(), |hex, b| hex + &format!("{b:02x}")),
+        };
+        Ok(held == digest)
     }
 
-    fn import(&self, archive: &Path, reference: &str) -> Result<()> {
+    fn import(&self, archive: &Path, reference: &str, _digest: &str) -> Result<()> {
         match self.tool()? {
             "podman" => run(self
                 .podman()

@@ -14,7 +14,14 @@
 //!   (tonic, prost, tokio) out of a host tool that makes two calls.
 //! - [`crio`]: CRI-O keeps images in containers-storage, shared with podman and
 //!   skopeo on the same host: `podman load`, else `skopeo copy`.
+//!
+//! The manifest names the packaged image by its tag and the archive's digest
+//! ([`archive`]), so a rebuilt archive of the same version is imported again,
+//! and an image the runtime lost (kubelet's image garbage collection) is
+//! imported again by the next `install`, which the boot unit runs before
+//! kubelet at every boot.
 
+pub mod archive;
 pub mod containerd;
 pub mod crio;
 
@@ -31,10 +38,13 @@ use std::process::Command;
 pub trait Runtime {
     /// "containerd" or "CRI-O", for messages.
     fn name(&self) -> String;
-    fn has_image(&self, reference: &str) -> Result<bool>;
-    /// Import the OCI archive, which names `reference` (ctr and podman read
-    /// the name from the archive; skopeo needs it said).
-    fn import(&self, archive: &Path, reference: &str) -> Result<()>;
+    /// Whether the runtime holds an image under `reference` (NAME:TAG); with
+    /// `digest`, whether it is that image, ready for the manifest's
+    /// `NAME:TAG@DIGEST` (and pinned where the runtime pins).
+    fn has_image(&self, reference: &str, digest: Option<&str>) -> Result<bool>;
+    /// Import the OCI archive, which names `reference` with `digest` (ctr
+    /// and podman read the name from the archive; skopeo needs it said).
+    fn import(&self, archive: &Path, reference: &str, digest: &str) -> Result<()>;
     /// How an operator imports `archive` by hand, for messages.
     fn manual_import(&self, archive: &Path) -> String;
 }
@@ -87,6 +97,23 @@ fn answers(socket: &Path) -> bool {
     UnixStream::connect(socket).is_ok()
 }
 
+/// The digest the manifest pins the image to: the archive's, when `image`
+/// is the packaged one and the package's archive is there; None for any
+/// other image (`--image`: named as given, kubelet pulls it) and without the
+/// archive (`cargo install`: kubelet pulls the tag).
+pub fn pinned_digest(image: &str, packaged: &str, archive: &Path) -> Result<Option<String>> {
+    if image != packaged || !archive.is_file() {
+        return Ok(None);
+    }
+    archive::digest(archive, image).map(Some).with_context(|| {
+        format!(
+            "cannot use the image archive {}.\nFix: reinstall the kubealived package, whose archive \
+             matches its binary (nothing was written); or pass --image with an image kubelet can pull",
+            archive.display()
+        )
+    })
+}
+
 /// What [`ensure`] found or did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -123,7 +150,9 @@ pub enum Outcome {
 }
 
 /// Make sure `image` is in `runtime`: when it is the image the package
-/// carries (`packaged`) and the runtime lacks it, import `archive`. A failed
+/// carries (`packaged`) and the runtime lacks it, or holds another image
+/// under its tag than the archive's `digest` ([`pinned_digest`]), import
+/// `archive`. A failed
 /// import is an error (nothing should be written then: the pod would wait
 /// for a pull); everything else that leaves the image missing is an
 /// [`Outcome`] the caller warns about, because kubelet can still pull it.
@@ -132,6 +161,7 @@ pub fn ensure(
     image: &str,
     packaged: &str,
     archive: &Path,
+    digest: Option<&str>,
     dry_run: bool,
 ) -> Result<Outcome> {
     if image != packaged {
@@ -141,7 +171,7 @@ pub fn ensure(
         return Ok(Outcome::NoRuntime);
     };
     let name = runtime.name();
-    match runtime.has_image(image) {
+    match runtime.has_image(image, digest) {
         Ok(true) => return Ok(Outcome::Present { runtime: name }),
         Ok(false) => {}
         Err(e) => {
@@ -152,20 +182,20 @@ pub fn ensure(
             })
         }
     }
-    if !archive.is_file() {
+    let Some(digest) = digest else {
         return Ok(Outcome::NoArchive {
             runtime: name,
             archive: archive.to_path_buf(),
             manual_import: runtime.manual_import(Path::new("FILE")),
         });
-    }
+    };
     if dry_run {
         return Ok(Outcome::WouldImport {
             runtime: name,
             archive: archive.to_path_buf(),
         });
     }
-    if let Err(e) = runtime.import(archive, image) {
+    if let Err(e) = runtime.import(archive, image, digest) {
         bail!(
             "cannot import {} into {name}: {e:#}\nFix: free the runtime's disk or repair it, then \
              run `kubealived install` again (nothing was written); or pass --image with an image \
@@ -173,9 +203,9 @@ pub fn ensure(
             archive.display()
         );
     }
-    if !runtime.has_image(image)? {
+    if !runtime.has_image(image, Some(digest))? {
         bail!(
-            "{name} imported {} but still has no {image}: the archive names another image.\n\
+            "{name} imported {} but still has no {image}@{digest}: the archive names another image.\n\
              Fix: reinstall the kubealived package, whose archive matches its binary.",
             archive.display()
         );
@@ -206,13 +236,14 @@ fn run(cmd: &mut Command) -> Result<String> {
 }
 
 #[cfg(test)]
-/// A runtime in memory: which images it has, what was imported, and
-/// whether asking or importing fails.
+/// A runtime in memory: which images it has (`NAME:TAG@DIGEST`), what was
+/// imported, and whether asking or importing fails.
 #[derive(Default)]
 pub struct FakeRuntime {
     pub images: std::cell::RefCell<Vec<String>>,
     pub imports: std::cell::RefCell<Vec<PathBuf>>,
-    /// What an import adds (the archive's image), or None to fail it.
+    /// What an import adds (the archive's image, `NAME:TAG@DIGEST`), or
+    /// None to fail it.
     pub import_adds: Option<String>,
     pub cannot_ask: bool,
 }
@@ -222,24 +253,30 @@ impl Runtime for std::rc::Rc<FakeRuntime> {
     fn name(&self) -> String {
         "fake".into()
     }
-    fn has_image(&self, reference: &str) -> Result<bool> {
+    fn has_image(&self, reference: &str, digest: Option<&str>) -> Result<bool> {
         if self.cannot_ask {
             bail!(ToolMissing("fake-ctr".into()));
         }
-        Ok(self.images.borrow().iter().any(|i| i == reference))
+        let images = self.images.borrow();
+        let mut held = images
+            .iter()
+            .filter_map(|i| i.split_once('@'))
+            .filter(|(name, _)| *name == reference);
+        Ok(held.any(|(_, d)| digest.is_none_or(|want| want == d)))
     }
     fn manual_import(&self, archive: &Path) -> String {
         format!("fake-import {}", archive.display())
     }
-    fn import(&self, archive: &Path, _reference: &str) -> Result<()> {
+    fn import(&self, archive: &Path, reference: &str, _digest: &str) -> Result<()> {
         self.imports.borrow_mut().push(archive.to_path_buf());
-        match &self.import_adds {
-            Some(image) => {
-                self.images.borrow_mut().push(image.clone());
-                Ok(())
-            }
-            None => bail!("disk full"),
-        }
+        let Some(image) = &self.import_adds else {
+            bail!("disk full");
+        };
+        // The tag moves to the imported image.
+        let mut images = self.images.borrow_mut();
+        images.retain(|i| !i.starts_with(&format!("{reference}@")));
+        images.push(image.clone());
+        Ok(())
     }
 }
 
@@ -249,19 +286,36 @@ mod tests {
     use std::rc::Rc;
 
     const PACKAGED: &str = "ghcr.io/kubealived/kubealived:0.1.0";
+    const DIGEST: &str = "sha256:84aa9747dad263cc3c504b016ccea96889180b6c29bf56d565b7df61634e0e3f";
+    const REBUILT: &str = "sha256:95856da6fabae6aff4bf7c394c753f5705a57004d514e7844bbda54e7c50cbfd";
 
     fn archive() -> tempfile::NamedTempFile {
         tempfile::NamedTempFile::new().unwrap()
     }
 
+    /// [`ensure`] for the packaged image.
+    fn packaged(
+        rt: Option<&Rc<FakeRuntime>>,
+        archive: &Path,
+        digest: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Outcome> {
+        let rt = rt.map(|r| r as &dyn Runtime);
+        ensure(rt, PACKAGED, PACKAGED, archive, digest, dry_run)
+    }
+
+    fn runtime_importing(digest: &str) -> Rc<FakeRuntime> {
+        Rc::new(FakeRuntime {
+            import_adds: Some(format!("{PACKAGED}@{digest}")),
+            ..Default::default()
+        })
+    }
+
     #[test]
     fn a_missing_packaged_image_is_imported_once() {
-        let rt = Rc::new(FakeRuntime {
-            import_adds: Some(PACKAGED.into()),
-            ..Default::default()
-        });
+        let rt = runtime_importing(DIGEST);
         let a = archive();
-        let first = ensure(Some(&rt), PACKAGED, PACKAGED, a.path(), false).unwrap();
+        let first = packaged(Some(&rt), a.path(), Some(DIGEST), false).unwrap();
         assert_eq!(
             first,
             Outcome::Imported {
@@ -269,13 +323,28 @@ mod tests {
                 archive: a.path().into()
             }
         );
-        let again = ensure(Some(&rt), PACKAGED, PACKAGED, a.path(), false).unwrap();
+        let again = packaged(Some(&rt), a.path(), Some(DIGEST), false).unwrap();
         assert_eq!(
             again,
             Outcome::Present {
                 runtime: "fake".into()
             }
         );
+        assert_eq!(rt.imports.borrow().len(), 1);
+    }
+
+    /// The same version rebuilt: the runtime holds another image under the
+    /// tag, so the archive is imported again, and then it is present.
+    #[test]
+    fn another_image_under_the_tag_is_replaced() {
+        let rt = runtime_importing(REBUILT);
+        rt.images.borrow_mut().push(format!("{PACKAGED}@{DIGEST}"));
+        let a = archive();
+        let out = packaged(Some(&rt), a.path(), Some(REBUILT), false).unwrap();
+        assert!(matches!(out, Outcome::Imported { .. }), "{out:?}");
+        assert_eq!(*rt.images.borrow(), [format!("{PACKAGED}@{REBUILT}")]);
+        let again = packaged(Some(&rt), a.path(), Some(REBUILT), false).unwrap();
+        assert!(matches!(again, Outcome::Present { .. }), "{again:?}");
         assert_eq!(rt.imports.borrow().len(), 1);
     }
 
@@ -287,6 +356,7 @@ mod tests {
             "registry.example/kubealived:0.1.0",
             PACKAGED,
             archive().path(),
+            None,
             false,
         )
         .unwrap();
@@ -295,25 +365,46 @@ mod tests {
     }
 
     #[test]
+    fn only_the_packaged_image_with_its_archive_gets_a_digest() {
+        let missing = Path::new("/nonexistent/kubealived-image.oci.tar");
+        assert_eq!(pinned_digest(PACKAGED, PACKAGED, missing).unwrap(), None);
+        let junk = archive();
+        std::fs::write(junk.path(), b"not an image").unwrap();
+        let other = "registry.example/kubealived:0.1.0";
+        assert_eq!(pinned_digest(other, PACKAGED, junk.path()).unwrap(), None);
+        let err = pinned_digest(PACKAGED, PACKAGED, junk.path()).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("cannot use the image archive") && msg.contains("Fix:"),
+            "{msg}"
+        );
+        let good = archive();
+        std::fs::write(good.path(), archive::tests::tar_naming(PACKAGED, DIGEST)).unwrap();
+        assert_eq!(
+            pinned_digest(PACKAGED, PACKAGED, good.path())
+                .unwrap()
+                .as_deref(),
+            Some(DIGEST)
+        );
+    }
+
+    #[test]
     fn dry_run_imports_nothing() {
-        let rt = Rc::new(FakeRuntime {
-            import_adds: Some(PACKAGED.into()),
-            ..Default::default()
-        });
+        let rt = runtime_importing(DIGEST);
         let a = archive();
-        let out = ensure(Some(&rt), PACKAGED, PACKAGED, a.path(), true).unwrap();
+        let out = packaged(Some(&rt), a.path(), Some(DIGEST), true).unwrap();
         assert!(matches!(out, Outcome::WouldImport { .. }));
         assert!(rt.imports.borrow().is_empty());
     }
 
     #[test]
     fn no_runtime_no_archive_or_no_tool_warn_and_go_on() {
-        let none = ensure(None, PACKAGED, PACKAGED, archive().path(), false).unwrap();
+        let none = packaged(None, archive().path(), Some(DIGEST), false).unwrap();
         assert_eq!(none, Outcome::NoRuntime);
 
         let rt = Rc::new(FakeRuntime::default());
         let missing = Path::new("/nonexistent/kubealived-image.oci.tar");
-        let out = ensure(Some(&rt), PACKAGED, PACKAGED, missing, false).unwrap();
+        let out = packaged(Some(&rt), missing, None, false).unwrap();
         assert!(
             matches!(out, Outcome::NoArchive { manual_import, .. } if manual_import == "fake-import FILE")
         );
@@ -322,7 +413,7 @@ mod tests {
             cannot_ask: true,
             ..Default::default()
         });
-        let out = ensure(Some(&rt), PACKAGED, PACKAGED, archive().path(), false).unwrap();
+        let out = packaged(Some(&rt), archive().path(), Some(DIGEST), false).unwrap();
         assert!(
             matches!(out, Outcome::CannotCheck { missing_tool: Some(t), .. } if t == "fake-ctr")
         );
@@ -333,7 +424,7 @@ mod tests {
     fn a_failed_import_is_an_error_with_the_fix() {
         let rt = Rc::new(FakeRuntime::default());
         let a = archive();
-        let err = ensure(Some(&rt), PACKAGED, PACKAGED, a.path(), false).unwrap_err();
+        let err = packaged(Some(&rt), a.path(), Some(DIGEST), false).unwrap_err();
         let msg = format!("{err:#}");
         assert!(
             msg.contains("cannot import") && msg.contains("Fix:") && msg.contains("disk full"),
@@ -344,10 +435,10 @@ mod tests {
     #[test]
     fn an_archive_of_another_image_is_an_error() {
         let rt = Rc::new(FakeRuntime {
-            import_adds: Some("ghcr.io/kubealived/kubealived:0.0.9".into()),
+            import_adds: Some(format!("ghcr.io/kubealived/kubealived:0.0.9@{DIGEST}")),
             ..Default::default()
         });
-        let err = ensure(Some(&rt), PACKAGED, PACKAGED, archive().path(), false).unwrap_err();
+        let err = packaged(Some(&rt), archive().path(), Some(DIGEST), false).unwrap_err();
         assert!(format!("{err:#}").contains("the archive names another image"));
     }
 

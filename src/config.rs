@@ -59,6 +59,8 @@ pub struct Config {
     /// The agent's /metrics, /healthz and /status.
     pub agent_listen: std::net::SocketAddr,
     pub password: Option<String>,
+    /// The agent accepts VRRP only from the peers and this node (nftables).
+    pub vrrp_filter: bool,
 }
 
 impl Config {
@@ -144,6 +146,16 @@ impl Config {
             .as_deref()
             .map(|p| validate_password(p, version, o))
             .transpose()?;
+        let vrrp_filter = s.vrrp_filter == Some(true);
+        if vrrp_filter && peers.is_empty() {
+            return Err(usage!(
+                "{} accepts VRRP only from the unicast peers, and none are listed: it would drop \
+                 every other master's adverts.\nFix: list every master with --peer IP (the filter \
+                 needs unicast), or {}.",
+                o.name("vrrpFilter"),
+                o.unset("vrrpFilter")
+            ));
+        }
         Ok(Config {
             vips,
             interface,
@@ -156,6 +168,7 @@ impl Config {
             image,
             agent_listen,
             password,
+            vrrp_filter,
         })
     }
 }

@@ -31,6 +31,10 @@ pub trait Host {
     /// The addresses a DNS name resolves to here (the system resolver:
     /// /etc/hosts, DNS); empty when it does not resolve.
     fn resolve(&self, name: &str) -> Vec<IpAddr>;
+    /// Removes the agent's VRRP filter (its nftables table) with this
+    /// host's `nft`: true if it was there; an error when there is no
+    /// `nft` here or it failed.
+    fn remove_vrrp_filter(&self) -> Result<bool>;
 }
 
 /// What keepalived said about a keepalived.conf.
@@ -96,6 +100,13 @@ impl Host for RealHost {
         match find_program("keepalived") {
             None => ConfigTest::Skipped(None),
             Some(keepalived) => keepalived_config_test(&keepalived, conf),
+        }
+    }
+
+    fn remove_vrrp_filter(&self) -> Result<bool> {
+        match find_program("nft") {
+            None => anyhow::bail!("no nft on this host"),
+            Some(nft) => crate::nft::remove(&nft),
         }
     }
 
@@ -302,6 +313,10 @@ impl Host for FakeHost {
 
     fn resolve(&self, name: &str) -> Vec<IpAddr> {
         self.2.get(name).cloned().unwrap_or_default()
+    }
+
+    fn remove_vrrp_filter(&self) -> Result<bool> {
+        Ok(false)
     }
 }
 

@@ -10,7 +10,8 @@
 //! - [`config`]: the validated `Config`.
 //! - [`apiserver`]: the HTTPS client for this node's kube-apiserver.
 //! - [`runtime`]: the node's container runtime (image present? import).
-//! - [`netlink`]: rtnetlink, to list addresses and remove VIPs.
+//! - [`netlink`]: rtnetlink, to list addresses and remove VIPs; [`nft`]:
+//!   the opt-in VRRP filter's nftables table.
 //! - [`host`]: the machine's interfaces and runtime; [`node`]: the config
 //!   resolved on it.
 //! - [`render`]: keepalived.conf and the manifests, pure.
@@ -28,6 +29,7 @@ pub mod faults;
 pub mod host;
 pub mod kubeadm;
 pub mod netlink;
+pub mod nft;
 pub mod node;
 pub mod paths;
 pub mod plan;

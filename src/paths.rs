@@ -55,6 +55,10 @@ pub const CONTAINERS_RUN_STORAGE: &str = "run/containers/storage";
 /// This same binary: the pod's entrypoint, `kubealived agent`.
 pub const BINARY_IN_IMAGE: &str = "/usr/local/bin/kubealived";
 pub const KEEPALIVED_IN_IMAGE: &str = "/usr/sbin/keepalived";
+/// nftables' CLI (Debian's nftables), for the opt-in VRRP filter.
+pub const NFT_IN_IMAGE: &str = "/usr/sbin/nft";
+/// The VRRP filter's own nftables table (`--vrrp-filter`), family and name.
+pub const NFT_TABLE: &str = "inet kubealived";
 /// Where the pod mounts the host's `/etc/kubealived` (the same path).
 pub const CONFIG_DIR_IN_POD: &str = "/etc/kubealived";
 pub const KEEPALIVED_CONF_IN_POD: &str = "/etc/kubealived/keepalived.conf";

@@ -70,6 +70,11 @@ pub struct Settings {
     #[arg(long, value_name = "PASSWORD", conflicts_with = "password_file")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Accept VRRP only from the peers: the agent drops other hosts' VRRP with an
+    /// nftables table of its own (needs --peer) [default: false]
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrrp_filter: Option<bool>,
 }
 
 /// The flags that are not settings: they read settings from files, or
@@ -116,6 +121,7 @@ impl Settings {
             image: Some("registry.example.com/kubealived:1.0".into()),
             agent_listen: Some("127.0.0.1:10290".into()),
             password: Some("s3cr3t".into()),
+            vrrp_filter: Some(true),
         }
     }
 
@@ -569,7 +575,7 @@ mod tests {
         assert!(
             msg.contains(
                 "use only the keys vips, interface, peers, priority, routerId, advertInterval, \
-                 vrrpVersion, apiserverPort, image, agentListen, password (see"
+                 vrrpVersion, apiserverPort, image, agentListen, password, vrrpFilter (see"
             ),
             "{msg}"
         );
@@ -582,7 +588,7 @@ mod tests {
             .get_arguments()
             .filter_map(|a| a.get_long().map(str::to_string))
             .collect();
-        assert_eq!(Settings::keys().len(), 11);
+        assert_eq!(Settings::keys().len(), 12);
         let all = Settings {
             vips: vec!["a".into()],
             interface: Some("a".into()),
@@ -595,6 +601,7 @@ mod tests {
             image: Some("a".into()),
             agent_listen: Some("a".into()),
             password: Some("a".into()),
+            vrrp_filter: Some(true),
         };
         let yaml = all.to_yaml();
         for key in Settings::keys() {
@@ -608,7 +615,7 @@ mod tests {
                 "{flag} is a config.yaml key"
             );
         }
-        assert_eq!(flags.len(), 15, "{flags:?}");
+        assert_eq!(flags.len(), 16, "{flags:?}");
         // The example shows every key, for the messages about a file's types.
         assert_eq!(Settings::example().set_keys(), Settings::keys());
     }

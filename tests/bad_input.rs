@@ -223,6 +223,22 @@ const CASES: &[Case] = &[
         2,
         &["\"eth0:vip\" is an address label", "--interface eth0 ("],
     ),
+    // --vrrp-filter
+    (
+        "vrrp-filter: without unicast peers",
+        &["--vrrp-filter"],
+        2,
+        &[
+            "--vrrp-filter accepts VRRP only from the unicast peers",
+            "--peer IP",
+        ],
+    ),
+    (
+        "vrrp-filter: not a boolean",
+        &["--vrrp-filter=yes"],
+        2,
+        &["yes"],
+    ),
     // --peer
     (
         "peer: not an IP",

@@ -5,7 +5,8 @@ use super::vips::Vips;
 use crate::error::usage;
 use crate::paths::{
     AGENT_RUN_DIR, APISERVER_MANIFEST_IN_POD, CLUSTER_CA_ON_NODE, DEFAULT_AGENT_LISTEN,
-    DEFAULT_APISERVER_PORT, KEEPALIVED_CONF_IN_POD, KEEPALIVED_IN_IMAGE, NOTIFY_FIFO, TRACK_FILE,
+    DEFAULT_APISERVER_PORT, KEEPALIVED_CONF_IN_POD, KEEPALIVED_IN_IMAGE, NFT_IN_IMAGE, NOTIFY_FIFO,
+    TRACK_FILE,
 };
 use anyhow::{Context, Result};
 use clap::Args;
@@ -77,6 +78,14 @@ pub struct AgentArgs {
     /// the VIP over before keepalived resigns
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_ADVERT_INTERVAL_MS, value_parser = clap::value_parser!(u64).range(10..=255_000))]
     pub advert_interval_ms: u64,
+    /// Accept VRRP only from this source (repeatable: the peers and this
+    /// node): an nftables table of its own (inet kubealived), installed at
+    /// start, replacing a leftover one, and removed at stop
+    #[arg(long = "vrrp-from", value_name = "IP")]
+    pub vrrp_from: Vec<IpAddr>,
+    /// nftables' CLI, for --vrrp-from
+    #[arg(long, value_name = "PATH", default_value = NFT_IN_IMAGE)]
+    pub nft: PathBuf,
 }
 
 impl AgentArgs {

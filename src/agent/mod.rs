@@ -24,6 +24,8 @@
 //! - [`handover`]: on SIGTERM a holder lowers its priority and waits until
 //!   a backup holds the VIP (make-before-break), then keepalived stops and
 //!   the VIPs are gone before the agent exits.
+//! - With `--vrrp-from` (install's `--vrrp-filter`), an nftables table
+//!   drops VRRP from any other source while the agent runs ([`crate::nft`]).
 //! - [`server`]: `/status`, `/metrics` and `/healthz`; [`client`]: what
 //!   `kubealived status` asks it with.
 
@@ -43,7 +45,8 @@ pub mod track;
 pub mod trust;
 pub mod vips;
 
-use crate::paths::{NOTIFY_FIFO, TRACK_FILE};
+use crate::nft;
+use crate::paths::{NFT_TABLE, NOTIFY_FIFO, TRACK_FILE};
 use anyhow::{Context, Result};
 use args::AgentArgs;
 use nix::sys::signal::{SigSet, Signal};
@@ -110,6 +113,23 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
     // Unhealthy until the apiserver answered `rise` times.
     track.set(Health::Unhealthy)?;
     let state = Arc::new(State::new());
+    let filter = !args.vrrp_from.is_empty();
+    if filter {
+        let from: Vec<String> = args.vrrp_from.iter().map(|ip| ip.to_string()).collect();
+        match nft::apply(&args.nft, &args.vrrp_from) {
+            Ok(()) => log(format!(
+                "VRRP filter: nftables table {NFT_TABLE} accepts VRRP only from {}",
+                from.join(", ")
+            )),
+            Err(e) => {
+                log(format!(
+                    "error: the VRRP filter (--vrrp-from) is not in place, so VRRP from any host \
+                     reaches keepalived; /healthz is red: {e:#}"
+                ));
+                state.filter_failed(format!("{e:#}"));
+            }
+        }
+    }
 
     {
         let (state, track, args) = (state.clone(), track.clone(), args.clone());
@@ -151,6 +171,11 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
     log("stopping: keepalived resigns, then the VIPs go");
     keepalived.stop();
     vips.remove_logged("exit");
+    if filter {
+        if let Err(e) = nft::remove(&args.nft) {
+            log(format!("cannot remove the VRRP filter: {e:#}"));
+        }
+    }
     let _ = std::fs::remove_file(track.path());
     Ok(())
 }

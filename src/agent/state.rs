@@ -132,6 +132,8 @@ struct Inner {
     transitions: VecDeque<Transition>,
     heartbeat: Instant,
     runs: Runs,
+    /// Why the VRRP filter asked for (--vrrp-from) is not in place.
+    filter_error: Option<String>,
 }
 
 pub struct State {
@@ -171,6 +173,7 @@ impl State {
                 transitions: VecDeque::new(),
                 heartbeat: Instant::now(),
                 runs: Runs::default(),
+                filter_error: None,
             }),
             metrics: Metrics::new(),
         }
@@ -312,10 +315,19 @@ impl State {
         if let Some(e) = &inner.report.track_file_error {
             return Err(format!("cannot write the track file: {e}"));
         }
+        if let Some(e) = &inner.filter_error {
+            return Err(format!("the VRRP filter is not in place: {e}"));
+        }
         match inner.runs.restart_loop(Instant::now()) {
             Some(why) => Err(why),
             None => Ok(()),
         }
+    }
+
+    /// The VRRP filter the operator asked for could not be installed:
+    /// /healthz is red from now on (kubelet restarts the pod, which tries again).
+    pub fn filter_failed(&self, why: String) {
+        self.lock().filter_error = Some(why);
     }
 
     pub fn keepalived_started(&self) {

@@ -1187,3 +1187,53 @@ fn the_apiserver_port_must_be_the_kubeadm_bind_port() {
         ],
     );
 }
+
+/// Issue 21, point 5: --vrrp-filter gives the agent every listed master
+/// (and this node) as the sources it accepts VRRP from, is saved, needs
+/// unicast peers, and without it nothing changes.
+#[test]
+fn the_vrrp_filter_is_opt_in_needs_peers_and_reaches_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let from = |r: &Path| {
+        let pod: k8s_openapi::api::core::v1::Pod =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(r.join(MANIFEST)).unwrap()).unwrap();
+        let command = pod.spec.unwrap().containers[0].command.clone().unwrap();
+        match Cli::try_parse_from(&command).unwrap().command {
+            super::Command::Agent(agent) => agent
+                .vrrp_from
+                .iter()
+                .map(|ip| ip.to_string())
+                .collect::<Vec<_>>(),
+            _ => panic!("not the agent: {command:?}"),
+        }
+    };
+    let msg = usage_error(r, &["install", "--vip", "192.0.2.10", "--vrrp-filter"]);
+    assert!(
+        msg.starts_with("--vrrp-filter accepts VRRP only from the unicast peers")
+            && msg.contains("Fix: list every master with --peer IP")
+            && msg.contains("or drop --vrrp-filter."),
+        "{msg}"
+    );
+    assert!(!r.join(MANIFEST).exists());
+    let peers = [
+        "--vip",
+        "192.0.2.10",
+        "--peer",
+        "192.0.2.11",
+        "--peer",
+        "192.0.2.12",
+    ];
+    ok(r, &[&["install"][..], &peers[..]].concat());
+    assert!(from(r).is_empty());
+    ok(
+        r,
+        &[&["install"][..], &peers[..], &["--vrrp-filter"]].concat(),
+    );
+    assert_eq!(from(r), ["192.0.2.11", "192.0.2.12"]);
+    assert!(saved(r).contains("\nvrrpFilter: true\n"), "{}", saved(r));
+    ok(r, &["install", "--vrrp-filter=false"]);
+    assert!(from(r).is_empty());
+    let out = ok(r, &["uninstall"]);
+    assert!(!out.contains("VRRP filter"), "{out}");
+}

@@ -15,11 +15,12 @@
 //! uninstall removes it itself and says so.
 
 use super::{require_root, Cli, Command, RootArgs};
+use crate::agent::args::AgentArgs;
 use crate::agent::vips::Vips;
 use crate::error::usage;
 use crate::host::Host;
 use crate::node::own_addresses;
-use crate::paths::{read_optional, MANIFEST, OWNED_FILES};
+use crate::paths::{read_optional, MANIFEST, NFT_TABLE, OWNED_FILES};
 use crate::render::manifest;
 use crate::write;
 use anyhow::Result;
@@ -68,9 +69,11 @@ pub fn run(args: &UninstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result
     }
     // What the pod manages, as its own command line says: read before the
     // manifest goes.
-    let vips = read_optional(&manifest_path)?
+    let agent = read_optional(&manifest_path)?
         .as_deref()
-        .and_then(managed_vips);
+        .and_then(agent_args);
+    let vips = agent.as_ref().map(AgentArgs::vips);
+    let filter = agent.is_some_and(|a| !a.vrrp_from.is_empty());
     write::sweep_temp_files(&root)?;
     let mut removed = 0;
     for relative in OWNED_FILES.iter().rev() {
@@ -85,6 +88,7 @@ pub fn run(args: &UninstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result
     if let Some(vips) = vips {
         let_go(&vips, host, Duration::from_secs(args.wait), out)?;
     }
+    remove_vrrp_filter(host, filter, out)?;
     if removed == 0 {
         writeln!(
             out,
@@ -95,15 +99,35 @@ pub fn run(args: &UninstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result
     Ok(())
 }
 
-/// The VIPs (with their interfaces) that the manifest's agent manages,
-/// read with the agent's own argument parser.
-fn managed_vips(manifest: &[u8]) -> Option<Vips> {
+/// The manifest's agent's arguments (the VIPs it manages, with their
+/// interfaces; its VRRP filter), read with the agent's own parser.
+fn agent_args(manifest: &[u8]) -> Option<AgentArgs> {
     let pod: k8s_openapi::api::core::v1::Pod = serde_yaml_ng::from_slice(manifest).ok()?;
     let command = pod.spec?.containers.into_iter().next()?.command?;
     match Cli::try_parse_from(&command).ok()?.command {
-        Command::Agent(agent) => Some(agent.vips()),
+        Command::Agent(agent) => Some(agent),
         _ => None,
     }
+}
+
+/// A pod killed hard leaves its VRRP filter (an nftables table) behind:
+/// removed with this host's `nft`, best effort. A failure is reported
+/// only when the manifest had the filter on (`asked`).
+fn remove_vrrp_filter(host: &dyn Host, asked: bool, out: &mut dyn Write) -> Result<()> {
+    match host.remove_vrrp_filter() {
+        Ok(true) => writeln!(
+            out,
+            "removed   the VRRP filter (nftables table {NFT_TABLE})"
+        )?,
+        Ok(false) => {}
+        Err(e) if asked => writeln!(
+            out,
+            "warning   the VRRP filter (nftables table {NFT_TABLE}) may be left: {e:#}; \
+             a pod that stopped cleanly removed it (`nft delete table {NFT_TABLE}` does)"
+        )?,
+        Err(_) => {}
+    }
+    Ok(())
 }
 
 /// Waits until none of `vips` is on this node any more, at most `wait`;

@@ -60,6 +60,15 @@ fn command(node: &Node) -> Vec<String> {
         "--advert-interval-ms".into(),
         (u64::from(node.config.advert_centis) * 10).to_string(),
     ]);
+    // The VRRP filter's sources: every master as listed (so the DaemonSet's
+    // is right on each of them), and this node's address if not listed.
+    if node.config.vrrp_filter {
+        let mut from = node.config.peers.clone();
+        from.extend(node.unicast_src.filter(|ip| !from.contains(ip)));
+        for ip in from {
+            cmd.extend(["--vrrp-from".into(), ip.to_string()]);
+        }
+    }
     cmd
 }
 

@@ -17,7 +17,7 @@ from host import Failed, sh
 
 @dataclass
 class Build:
-    bin_dir: Path  # kubelet, kubeadm, kubectl, kube-apiserver ..., etcd, pause
+    bin_dir: Path  # kubelet, kubeadm, kubectl, kube-apiserver ..., etcd, pause, vipclient
     version: str  # Kubernetes, e.g. v1.35.4
     etcd_tag: str  # etcd's image tag, e.g. 3.6.5-0
     kubealived: Path  # the binary under test

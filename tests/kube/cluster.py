@@ -16,13 +16,14 @@ from watch import READY, VipHolders
 
 
 class Cluster:
-    def __init__(self, build):
+    def __init__(self, build, tag=TAG):
         self.build = build  # builds.Build
+        self.tag = tag  # every name this run makes carries it
         self.stopping = False
-        self.run_dir = CACHE / "run" / TAG
-        self.nsdir = Path("/run") / f"{TAG}-mnt"
-        self.lan = f"{TAG}-lan"
-        self.client = f"{TAG}-c"
+        self.run_dir = CACHE / "run" / tag
+        self.nsdir = Path("/run") / f"{tag}-mnt"
+        self.lan = f"{tag}-lan"
+        self.client = f"{tag}-c"
         self.nodes = []
         self.made_netns = []
         self.made_hostdirs = []
@@ -59,15 +60,24 @@ class Cluster:
 
     def _attach(self, ns, port, addr):
         self.netns(ns)
-        sh("ip", "link", "add", f"{TAG}{port}", "netns", ns, "type", "veth", "peer", "name", port, "netns", self.lan)
-        sh("ip", "-n", ns, "link", "set", f"{TAG}{port}", "name", "eth0")
+        sh("ip", "link", "add", f"{self.tag}{port}", "netns", ns, "type", "veth", "peer", "name", port, "netns", self.lan)
+        sh("ip", "-n", ns, "link", "set", f"{self.tag}{port}", "name", "eth0")
         sh("ip", "-n", self.lan, "link", "set", port, "master", "br0", "up")
         sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0")
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
 
+    @classmethod
+    def left_by(cls, tag):
+        """What a run that is gone (killed, crashed) left under its tag:
+        enough of a Cluster for close() to remove it by those names."""
+        c = cls(None, tag)
+        c.nodes = [Node(c, i) for i in range(1, MASTERS + 1)]
+        c.made_netns = [ns for ns in [c.lan, c.client] + [n.ns for n in c.nodes] if Path("/run/netns", ns).exists()]
+        return c
+
     def keep_logs(self):
         """Copy the nodes' logs (tails) out of the run directory before it goes."""
-        dest = CACHE / "logs" / TAG
+        dest = CACHE / "logs" / self.tag
         for n in self.nodes:
             for f in list(n.root.glob("*.log")) + list(n.root.glob("*.yaml")) + \
                     list(n.host_path("/var/log/pods").rglob("*.log")):

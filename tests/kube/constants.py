@@ -12,9 +12,13 @@ REPO = HERE.parent.parent
 LAB = REPO / "tests" / "lab"  # whose observe.py the e2e reuses
 
 CACHE = Path(os.environ.get("KUBEALIVED_KUBE_CACHE", "/var/cache/kubealived-e2e"))
-LAST_STEP = int(os.environ.get("KUBEALIVED_KUBE_STEPS", "10"))
+LAST_STEP = int(os.environ.get("KUBEALIVED_KUBE_STEPS", "15"))
+# Breaking steps (6 and on) to run, e.g. "12" or "9,10"; unset: all up to LAST_STEP.
+ONLY = {int(n) for n in os.environ.get("KUBEALIVED_KUBE_ONLY", "").split(",") if n.strip()}
 
 VIP = "192.0.2.10"
+ADVERT_S = 0.3  # install's default advert interval
+ETCD_LOST_S = 30  # how long the quorum-loss step holds two etcds down
 PORT = 6443
 MASTERS = 3
 CLIENT_ADDR = "192.0.2.50"

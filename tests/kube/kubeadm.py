@@ -1,6 +1,8 @@
 """kubeadm on a node: its config files (init_config, join_config, both
 through the VIP) and running init, join and reset with their output kept
 in the node's directory."""
+import yaml
+
 from constants import IMAGE_REPO, PORT, VIP
 from host import Failed
 
@@ -105,3 +107,37 @@ def reset(node):
     (node.root / "kubeadm-reset.log").write_text(p.stdout + p.stderr)
     if p.returncode != 0:
         raise Failed(f"kubeadm reset on {node.name} exited {p.returncode}: {p.stderr[-2000:]}")
+
+
+# The hardening of e2e step 9: anonymous requests only to the health endpoints.
+AUTHN_DIR = "/etc/kubernetes/authn"
+AUTHENTICATION = """apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+anonymous:
+  enabled: true
+  conditions:
+  - path: /livez
+  - path: /readyz
+  - path: /healthz
+"""
+
+
+def harden_apiserver(node):
+    """What a CIS-minded operator changes in kubeadm's kube-apiserver.yaml:
+    an AuthenticationConfiguration that lets anonymous requests reach the
+    health endpoints only (kubelet's probes and kubealived's agent ask
+    those, without credentials). Not --bind-address=<node address>: an
+    apiserver bound to one address refuses connections to the VIP on its
+    node (tests/kube/README.md, step 9). The manifest is replaced with a
+    rename, as kubeadm upgrade does, so kubelet never reads half a file."""
+    manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    pod = yaml.safe_load(node.host_path(manifest).read_text())
+    c = pod["spec"]["containers"][0]
+    c["command"] = [a for a in c["command"] if not a.startswith("--anonymous-auth=")] + [
+        f"--authentication-config={AUTHN_DIR}/authentication.yaml"]
+    c["volumeMounts"].append({"name": "authn", "mountPath": AUTHN_DIR, "readOnly": True})
+    pod["spec"]["volumes"].append({"name": "authn", "hostPath": {"path": AUTHN_DIR, "type": "Directory"}})
+    node.run("mkdir", "-p", AUTHN_DIR)
+    node.write(f"{AUTHN_DIR}/authentication.yaml", AUTHENTICATION)
+    node.write("/etc/kubernetes/kube-apiserver.yaml.new", yaml.safe_dump(pod))
+    node.run("mv", "/etc/kubernetes/kube-apiserver.yaml.new", manifest)

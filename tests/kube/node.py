@@ -8,12 +8,13 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from constants import IMAGE_ARCHIVE, IMAGE_REPO, KUBEALIVED_IMAGE_2, MASTERS, NODE_DIRS, PAUSE_TAG, TAG, node_addr
+from constants import IMAGE_ARCHIVE, IMAGE_REPO, KUBEALIVED_IMAGE_2, MASTERS, NODE_DIRS, PAUSE_TAG, node_addr
 from host import Failed, sh
 from watch import ApiserverProbe
 
@@ -22,11 +23,11 @@ class Node:
     def __init__(self, cluster, i):
         self.cluster, self.i = cluster, i
         self.name = f"master{i}"
-        self.ns = f"{TAG}-m{i}"
+        self.ns = f"{cluster.tag}-m{i}"
         self.addr = node_addr(i)
         self.root = cluster.run_dir / f"m{i}"
         self.mnt = cluster.nsdir / f"m{i}"
-        self.cgroup_root = f"/{TAG}-m{i}"
+        self.cgroup_root = f"/{cluster.tag}-m{i}"
         self.containerd = None
         self.kubelet = None
         self.kubelet_enabled = False
@@ -112,17 +113,39 @@ state = "/run/containerd"
     bin_dir = "/usr/lib/cni"
     conf_dir = "/etc/cni/net.d"
 """)
-        self.containerd_log = open(self.root / "containerd.log", "ab")
-        self.containerd = subprocess.Popen(self.cmd("containerd", "--config", config), stdout=self.containerd_log,
-                                           stderr=subprocess.STDOUT, env=self.cluster.env)
+        self.start_containerd()
+        self.apiserver = ApiserverProbe(self.ns, self.addr)
+        self.cluster.holders.watch(self.name, self.ns)
+
+    def start_containerd(self):
+        log = open(self.root / "containerd.log", "ab")
+        self.containerd = subprocess.Popen(self.cmd("containerd", "--config", self.root / "containerd.toml"),
+                                           stdout=log, stderr=subprocess.STDOUT, env=self.cluster.env)
+        log.close()
         sock = self.host_path("/run/containerd") / "containerd.sock"
         deadline = time.time() + 60
         while not sock.exists() or self.run("ctr", "version", check=False).returncode != 0:
             if self.containerd.poll() is not None or time.time() > deadline:
                 raise Failed(f"{self.name}: containerd did not start; see {self.root}/containerd.log")
             time.sleep(0.2)
-        self.apiserver = ApiserverProbe(self.ns)
-        self.cluster.holders.watch(self.name, self.ns)
+
+    def power_off(self):
+        """A power cut: kubelet, containerd, the shims and every container
+        of this node SIGKILLed at once (not the test's own observers in its
+        namespaces). kubelet stays down until start_supervisor()."""
+        self.kubelet_enabled = False
+        observers = {self.apiserver.follow.proc.pid} | self.cluster.holders.pids()
+        victims = self.pids() - observers
+        for p in victims:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + 30
+        while self.pids() - observers and time.time() < deadline:
+            time.sleep(0.1)
+        self.containerd.wait()  # ours to reap; the supervisor thread reaps kubelet
+        return len(victims)
 
     def import_images(self, *archives):
         for a in archives:
@@ -184,13 +207,18 @@ state = "/run/containerd"
         p = self.host_path("/etc/kubernetes/manifests/kubealived.yaml")
         return p.read_text() if p.exists() else None
 
-    def pod_running(self):
-        """Is a container of the kubealived image running in this node's containerd?"""
+    def running(self):
+        """{container id: image} of the containers running in this node's containerd."""
         listing = self.run("ctr", "-n", "k8s.io", "containers", "ls", check=False).stdout.splitlines()[1:]
-        names = {self.cluster.kubealived_image, KUBEALIVED_IMAGE_2}
-        ids = {f[0] for f in map(str.split, listing) if len(f) >= 2 and f[1] in names}
+        images = {f[0]: f[1] for f in map(str.split, listing) if len(f) >= 2}
         tasks = self.run("ctr", "-n", "k8s.io", "tasks", "ls", check=False).stdout.splitlines()[1:]
-        return any(f[0] in ids and f[-1] == "RUNNING" for f in map(str.split, tasks) if f)
+        return {f[0]: images[f[0]] for f in map(str.split, tasks) if f and f[-1] == "RUNNING" and f[0] in images}
+
+    def pod_running(self):
+        """Is a container of the kubealived image running in this node's
+        containerd? (Recorded under its tag, its digest or both.)"""
+        repos = {_repo(self.cluster.kubealived_image), _repo(KUBEALIVED_IMAGE_2)}
+        return any(_repo(image) in repos for image in self.running().values())
 
     def kubealived_image(self):
         """The image of the kubealived container in this node's manifest."""
@@ -214,3 +242,9 @@ state = "/run/containerd"
                     except OSError:
                         pass
         return pids
+
+
+def _repo(ref):
+    """An image reference without its tag and digest."""
+    name = ref.split("@")[0]
+    return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name

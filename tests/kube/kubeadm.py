@@ -119,6 +119,10 @@ anonymous:
   - path: /livez
   - path: /readyz
   - path: /healthz
+  # kubeadm join's token discovery reads this ConfigMap anonymously
+  # (kubeadm's own RBAC lets system:anonymous get it): without it, a
+  # hardened cluster cannot take another master (step 14).
+  - path: /api/v1/namespaces/kube-public/configmaps/cluster-info
 """
 
 
@@ -126,7 +130,7 @@ def harden_apiserver(node):
     """What a CIS-minded operator changes in kubeadm's kube-apiserver.yaml:
     an AuthenticationConfiguration that lets anonymous requests reach the
     health endpoints only (kubelet's probes and kubealived's agent ask
-    those, without credentials). Not --bind-address=<node address>: an
+    those, without credentials), and kubeadm join's cluster-info. Not --bind-address=<node address>: an
     apiserver bound to one address refuses connections to the VIP on its
     node (tests/kube/README.md, step 9). The manifest is replaced with a
     rename, as kubeadm upgrade does, so kubelet never reads half a file."""

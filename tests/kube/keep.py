@@ -49,9 +49,11 @@ def forget():
 
 
 def started(pid):
-    """When pid started (clock ticks since boot), or None if it is gone."""
+    """When pid started (clock ticks since boot), or None if it is gone
+    (a zombie, killed and not yet reaped, is gone)."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return None if fields[0] == "Z" else int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -97,10 +99,13 @@ def down(cluster_class):
         if alive(state):
             print(f"e2e --down: pid {pid} did not stop within 180 s; its output says why")
             return 1
-        print(f"e2e --down: the kept run (pid {pid}) removed its cluster")
-    else:
+    # Whatever the run did not remove itself (killed with SIGKILL, crashed).
+    left = cluster_class.left_by(state["tag"])
+    if left.made_netns or left.run_dir.exists():
         log(f"the kept run (pid {pid}) is gone: removing what its tag {state['tag']} names")
-        cluster_class.left_by(state["tag"]).close()
+        left.close()
         print(f"e2e --down: removed what {state['tag']} left")
+    else:
+        print(f"e2e --down: the kept run (pid {pid}) removed its cluster")
     KEPT.unlink(missing_ok=True)
     return 0

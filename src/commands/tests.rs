@@ -1196,17 +1196,13 @@ fn the_vrrp_filter_is_opt_in_needs_peers_and_reaches_the_agent() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
     let from = |r: &Path| {
-        let pod: k8s_openapi::api::core::v1::Pod =
-            serde_yaml_ng::from_str(&std::fs::read_to_string(r.join(MANIFEST)).unwrap()).unwrap();
-        let command = pod.spec.unwrap().containers[0].command.clone().unwrap();
-        match Cli::try_parse_from(&command).unwrap().command {
-            super::Command::Agent(agent) => agent
-                .vrrp_from
-                .iter()
-                .map(|ip| ip.to_string())
-                .collect::<Vec<_>>(),
-            _ => panic!("not the agent: {command:?}"),
-        }
+        let manifest = std::fs::read(r.join(MANIFEST)).unwrap();
+        let agent = super::uninstall::agent_args(&manifest).expect("the manifest runs the agent");
+        agent
+            .vrrp_from
+            .iter()
+            .map(|ip| ip.to_string())
+            .collect::<Vec<_>>()
     };
     let msg = usage_error(r, &["install", "--vip", "192.0.2.10", "--vrrp-filter"]);
     assert!(

@@ -101,7 +101,7 @@ pub fn run(args: &UninstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result
 
 /// The manifest's agent's arguments (the VIPs it manages, with their
 /// interfaces; its VRRP filter), read with the agent's own parser.
-fn agent_args(manifest: &[u8]) -> Option<AgentArgs> {
+pub(super) fn agent_args(manifest: &[u8]) -> Option<AgentArgs> {
     let pod: k8s_openapi::api::core::v1::Pod = serde_yaml_ng::from_slice(manifest).ok()?;
     let command = pod.spec?.containers.into_iter().next()?.command?;
     match Cli::try_parse_from(&command).ok()?.command {

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import images
-from constants import CACHE, HERE, IMAGE_REPO, PAUSE_TAG, REPO
+from constants import CACHE, HERE, IMAGE_REPO, KUBE_VIP_REPO, PAUSE_TAG, REPO
 from host import Failed, sh
 
 
 @dataclass
 class Build:
-    bin_dir: Path  # kubelet, kubeadm, kubectl, kube-apiserver ..., etcd, pause, vipclient
+    bin_dir: Path  # kubelet, kubeadm, kubectl, kube-apiserver ..., etcd, pause, vipclient, kube-vip
     version: str  # Kubernetes, e.g. v1.35.4
     etcd_tag: str  # etcd's image tag, e.g. 3.6.5-0
+    kube_vip_image: str  # the name `kube-vip manifest pod` gives its image, e.g. ghcr.io/kube-vip/kube-vip:v1.2.2
     kubealived: Path  # the binary under test
     kubealived_archive: Path
     control_plane_archive: Path
@@ -31,6 +32,7 @@ def build_all(report):
     version = bin_dir.parent.name
     report.timed(1, f"build components {version} (cached when warm)", time.monotonic() - t)
     etcd_tag = sh(bin_dir / "etcd", "--version").stdout.split("etcd Version: ")[1].split()[0] + "-0"
+    kube_vip_image = f"{KUBE_VIP_REPO}:" + sh(bin_dir / "kube-vip", "version").stdout.split("Version:")[1].split()[0]
     for b in ("kubelet", "kubeadm"):
         v = sh(bin_dir / b, "--version" if b == "kubelet" else "version", *(["-o", "short"] if b == "kubeadm" else [])).stdout
         if version not in v:
@@ -39,9 +41,9 @@ def build_all(report):
     t = time.monotonic()
     kubealived = kubealived_binary()
     ka_archive = kubealived_image_archive(kubealived)
-    cp_archive = control_plane_archive(bin_dir, version, etcd_tag)
+    cp_archive = control_plane_archive(bin_dir, version, etcd_tag, kube_vip_image)
     report.timed(0, "images: kubealived (packaging/container/build) + control plane (from binaries)", time.monotonic() - t)
-    return Build(bin_dir, version, etcd_tag, kubealived, ka_archive, cp_archive)
+    return Build(bin_dir, version, etcd_tag, kube_vip_image, kubealived, ka_archive, cp_archive)
 
 
 def components():
@@ -70,13 +72,16 @@ def kubealived_image_archive(binary):
     return archive
 
 
-def control_plane_archive(bin_dir, version, etcd_tag):
+def control_plane_archive(bin_dir, version, etcd_tag, kube_vip_image):
+    """kubeadm's images, and kube-vip's under the name its generated
+    manifest gives it (imagePullPolicy IfNotPresent: no registry needed)."""
     refs = {
         "kube-apiserver": f"{IMAGE_REPO}/kube-apiserver:{version}",
         "kube-controller-manager": f"{IMAGE_REPO}/kube-controller-manager:{version}",
         "kube-scheduler": f"{IMAGE_REPO}/kube-scheduler:{version}",
         "etcd": f"{IMAGE_REPO}/etcd:{etcd_tag}",
         "pause": f"{IMAGE_REPO}/pause:{PAUSE_TAG}",
+        "kube-vip": kube_vip_image,
     }
     archive = bin_dir.parent / "control-plane-images.tar"
     stamp = max((bin_dir / n).stat().st_mtime for n in refs)

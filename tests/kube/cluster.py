@@ -9,8 +9,8 @@ import signal
 import time
 from pathlib import Path
 
-from constants import CACHE, CLIENT_ADDR, MASTERS, NODE_DIRS, TAG
-from host import log, sh, wait
+from constants import CACHE, CLIENT_ADDR, MASTERS, NODE_DIRS, PORT, TAG, VIP
+from host import Failed, log, sh, wait
 from node import Node
 from watch import READY, VipHolders
 
@@ -168,6 +168,17 @@ class Cluster:
         wait("all apiservers ready", lambda: all(n.apiserver.now() == READY for n in self.nodes), timeout)
         wait("kubectl through the VIP", self.answers, timeout)
         return self.holding()[0]
+
+    def take_admin_conf(self, node):
+        """kubeadm init's admin.conf on node, for the client: its server
+        line, which must be the VIP."""
+        admin = node.host_path("/etc/kubernetes/admin.conf")
+        self.admin_conf = self.run_dir / "admin.conf"
+        shutil.copy(admin, self.admin_conf)
+        server = next(line.strip() for line in admin.read_text().splitlines() if "server:" in line)
+        if server != f"server: https://{VIP}:{PORT}":
+            raise Failed(f"admin.conf's server is not the VIP: {server}")
+        return server
 
     def kubectl(self, *args, timeout=15, check=False):
         return sh("ip", "netns", "exec", self.client, self.build.bin_dir / "kubectl", "--kubeconfig", self.admin_conf,

@@ -12,7 +12,7 @@ REPO = HERE.parent.parent
 LAB = REPO / "tests" / "lab"  # whose observe.py the e2e reuses
 
 CACHE = Path(os.environ.get("KUBEALIVED_KUBE_CACHE", "/var/cache/kubealived-e2e"))
-LAST_STEP = int(os.environ.get("KUBEALIVED_KUBE_STEPS", "15"))
+LAST_STEP = int(os.environ.get("KUBEALIVED_KUBE_STEPS", "16"))
 # Breaking steps (6 and on) to run, e.g. "12" or "9,10"; unset: all up to LAST_STEP.
 ONLY = {int(n) for n in os.environ.get("KUBEALIVED_KUBE_ONLY", "").split(",") if n.strip()}
 
@@ -25,6 +25,7 @@ CLIENT_ADDR = "192.0.2.50"
 TAG = f"kk{os.getpid()}"
 
 IMAGE_REPO = "localhost/kubealived-e2e"
+KUBE_VIP_REPO = "ghcr.io/kube-vip/kube-vip"  # the name kube-vip's generated manifest uses; built here
 PAUSE_TAG = "3.10.1"  # the tag kubeadm 1.35 expects; the image is our own pause binary
 KUBEALIVED_IMAGE_2 = "localhost/kubealived:e2e-2"  # the same image under a second name (step 8)
 IMAGE_ARCHIVE = "/usr/share/kubealived/kubealived-image.oci.tar"  # where the packages put it

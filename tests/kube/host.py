@@ -1,5 +1,5 @@
 """This machine, as the e2e uses it: running a command (sh), waiting for a
-condition (wait), the timestamped log line, the one error a step raises
+condition (wait, within), the timestamped log line, the one error a step raises
 (Failed), and the prerequisites (require)."""
 import os
 import shlex
@@ -28,16 +28,22 @@ def sh(*args, check=True, timeout=600, env=None, input=None):
     return p
 
 
-def wait(what, cond, timeout, interval=0.2):
-    """cond()'s first true value, asked every interval s; Failed after timeout s."""
-    deadline = time.time() + timeout
+def within(cond, timeout, interval=0.2):
+    """cond()'s first true value, asked every interval s; None after timeout s."""
+    deadline = time.monotonic() + timeout
     while True:
         v = cond()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise Failed(f"timed out after {timeout} s waiting for {what}")
+        if v or time.monotonic() > deadline:
+            return v or None
         time.sleep(interval)
+
+
+def wait(what, cond, timeout, interval=0.2):
+    """within(), but Failed after timeout s."""
+    v = within(cond, timeout, interval)
+    if not v:
+        raise Failed(f"timed out after {timeout} s waiting for {what}")
+    return v
 
 
 def require():

@@ -1,6 +1,7 @@
 """kubeadm on a node: its config files (init_config, join_config, both
 through the VIP) and running init, join and reset with their output kept
 in the node's directory."""
+import re
 import time
 
 import yaml
@@ -74,6 +75,15 @@ evictionHard:
   nodefs.inodesFree: "0%"
   imagefs.available: "0%"
 """
+
+
+def join_from(init_output):
+    """The token, CA hash and certificate key in kubeadm init's join command."""
+    m = [re.search(rf"--{flag} (\S+)", init_output)
+         for flag in ("token", "discovery-token-ca-cert-hash", "certificate-key")]
+    if not all(m):
+        raise Failed("no join command in kubeadm init's output")
+    return {"token": m[0].group(1), "hash": m[1].group(1), "key": m[2].group(1)}
 
 
 def join_config(node, join):
@@ -173,5 +183,18 @@ def harden_apiserver(node):
     pod["spec"]["volumes"].append({"name": "authn", "hostPath": {"path": AUTHN_DIR, "type": "Directory"}})
     node.run("mkdir", "-p", AUTHN_DIR)
     node.write(f"{AUTHN_DIR}/authentication.yaml", AUTHENTICATION)
+    node.write("/etc/kubernetes/kube-apiserver.yaml.new", yaml.safe_dump(pod))
+    node.run("mv", "/etc/kubernetes/kube-apiserver.yaml.new", manifest)
+
+
+def touch_apiserver(node):
+    """A change to kube-apiserver.yaml that the apiserver ignores (an
+    environment variable), so kubelet restarts it as after any manifest
+    change: tests/kube/bench's rolling restart."""
+    manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    pod = yaml.safe_load(node.host_path(manifest).read_text())
+    c = pod["spec"]["containers"][0]
+    c["env"] = [e for e in c.get("env", []) if e["name"] != "ROLLED_AT"] + [
+        {"name": "ROLLED_AT", "value": str(time.time())}]
     node.write("/etc/kubernetes/kube-apiserver.yaml.new", yaml.safe_dump(pod))
     node.run("mv", "/etc/kubernetes/kube-apiserver.yaml.new", manifest)

@@ -55,6 +55,13 @@ class Node:
     def write(self, path, text):
         self.run("sh", "-c", 'cat > "$0"', path, input=text)
 
+    def put(self, path, text):
+        """Write path as an operator's tools do, whole or not at all (kubelet
+        reads manifests as they change): beside it, then renamed."""
+        self.run("mkdir", "-p", os.path.dirname(path))
+        self.write(path + ".new", text)
+        self.run("mv", path + ".new", path)
+
     def create(self):
         # kubelet insists that its cgroupRoot exists in every hierarchy (kind's
         # entrypoint makes /kubelet the same way); cpuset needs its cpus and
@@ -197,11 +204,15 @@ state = "/run/containerd"
     def kubealived(self, *args, check=True):
         return self.run(self.cluster.build.kubealived, *args, check=check)
 
-    def kubealived_log(self):
-        """The kubealived pod's container logs on this node (kubelet's files),
+    def pod_log(self, pod, container):
+        """A static pod's container logs on this node (kubelet's files),
         every restart of it."""
         pods = self.host_path("/var/log/pods")
-        return "".join(p.read_text(errors="replace") for p in sorted(pods.glob("kube-system_kubealived-*/keepalived/*.log")))
+        return "".join(p.read_text(errors="replace")
+                       for p in sorted(pods.glob(f"kube-system_{pod}-{self.name}_*/{container}/*.log")))
+
+    def kubealived_log(self):
+        return self.pod_log("kubealived", "keepalived")
 
     def manifest(self):
         p = self.host_path("/etc/kubernetes/manifests/kubealived.yaml")

@@ -3,12 +3,11 @@
 take their number from e2e's list (tests/kube/README.md numbers them). Times are CLOCK_MONOTONIC,
 the clock of watch.py's observers."""
 import os
-import re
-import shutil
 import signal
 import time
 from pathlib import Path
 
+import designs
 import kubeadm
 from constants import ADVERT_S, ETCD_LOST_S, KUBEALIVED_IMAGE_2, PORT, VIP
 from host import Failed, log, sh, wait
@@ -90,17 +89,8 @@ def init(cluster, report):
     # probe, on the node's advertise address (not 127.0.0.1).
     wanted = f"asking https://{m1.addr}:{PORT}/readyz"
     wait(f"master1's agent {wanted}", lambda: wanted in m1.kubealived_log(), 30)
-    admin = m1.host_path("/etc/kubernetes/admin.conf")
-    cluster.admin_conf = cluster.run_dir / "admin.conf"
-    shutil.copy(admin, cluster.admin_conf)
-    prints["server"] = next(line.strip() for line in admin.read_text().splitlines() if "server:" in line)
-    if prints["server"] != f"server: https://{VIP}:{PORT}":
-        raise Failed(f"admin.conf's server is not the VIP: {prints['server']}")
-    m = re.search(r"--token (\S+)", out), re.search(r"--discovery-token-ca-cert-hash (\S+)", out), \
-        re.search(r"--certificate-key (\S+)", out)
-    if not all(m):
-        raise Failed("no join command in kubeadm init's output")
-    cluster.join = {"token": m[0].group(1), "hash": m[1].group(1), "key": m[2].group(1)}
+    prints["server"] = cluster.take_admin_conf(m1)
+    cluster.join = kubeadm.join_from(out)
 
 
 def join(cluster, report):
@@ -480,4 +470,33 @@ def uninstall(cluster, client, report, step):
     wait(f"no kubealived pod on {h.name}", lambda: not h.pod_running(), 60)
     report.timed(step, f"uninstall on {h.name}: VIP left it", left - t0)
     report.timed(step, "  VIP on another node", taken - t0)
+    report.prints["pods_end"] = cluster.kubectl("get", "pods", "-n", "kube-system", "-o", "wide").stdout
+
+
+def kube_vip_instead(cluster, client, report, step):
+    """The peer on the same control plane: kubealived uninstalled on every
+    master, kube-vip's generated static pod (designs.KubeVip, admin.conf)
+    written on each. One of them takes the VIP, kubectl answers through it
+    again, and every kube-vip says it talks to its own apiserver. (The
+    side-by-side measurement is tests/kube/bench; this checks, in every CI
+    run, that the kube-vip it builds works here.)"""
+    kube_vip = designs.KubeVip()
+    t0 = time.monotonic()
+    for n in cluster.nodes:
+        if n.manifest() is not None:
+            n.kubealived("uninstall")
+    wait("no VIP holder once kubealived is gone", lambda: not cluster.holding(), 120, 0.05)
+    t1 = time.monotonic()
+    report.timed(step, "kubealived uninstalled on every master: no VIP", t1 - t0)
+    for n in cluster.nodes:
+        kube_vip.before_join(n)
+    holder = wait("kube-vip taking the VIP", lambda: (cluster.holding() or [None])[0], 300, 0.05)
+    report.timed(step, f"  kube-vip's static pods written: {holder.name} took the VIP after", cluster.holders.first(holder.name, t1) - t1)
+    wait("kubectl through kube-vip's VIP", cluster.answers, 60)
+    for n in cluster.nodes:
+        wait(f"{n.name}'s kube-vip using its own apiserver", lambda: kube_vip.reaches_local_apiserver(n), 120)
+    time.sleep(5)
+    if len(cluster.holding()) != 1 or cluster.holders.moves(t1, time.monotonic()) != 1:
+        raise Failed(f"step {step}: kube-vip's VIP on {[n.name for n in cluster.holding()]}, "
+                     f"moved {cluster.holders.moves(t1, time.monotonic())} time(s) since its pods came")
     report.prints["pods_end"] = cluster.kubectl("get", "pods", "-n", "kube-system", "-o", "wide").stdout

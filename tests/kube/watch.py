@@ -217,10 +217,10 @@ class GoClient(Requests):
     ones before have answered (1 s at most each, no retry), so a request
     hung on a dead holder does not stop the next from measuring."""
 
-    def __init__(self, cluster, fresh=False):
+    def __init__(self, cluster, fresh=False, every="50ms"):
         super().__init__()
         self.follow = Follow(["ip", "netns", "exec", cluster.client, cluster.build.bin_dir / "vipclient",
-                              *(["-fresh"] if fresh else []), cluster.admin_conf], self._read)
+                              *(["-fresh"] if fresh else []), "-every", every, cluster.admin_conf], self._read)
 
     def _read(self, line):
         start, end, outcome, *error = line.strip().split(" ", 3)

@@ -1,0 +1,169 @@
+"""The events tests/kube/bench puts every design through, one function per
+event, each one trial on a settled cluster. A trial returns a dict of
+measurements (seconds, counts, percent, MiB); None where a thing did not
+happen (the VIP never moved). The client is cmd/vipclient -fresh -every
+20ms: a new connection for every request, none waiting for the one
+before, so a gap is the time between two answered requests."""
+import os
+import signal
+import time
+from pathlib import Path
+
+import kubeadm
+from constants import ETCD_LOST_S
+from host import log, sh, wait, within
+from watch import READY, GoClient
+
+EVERY = "20ms"
+SETTLE_S = 600  # kubelet's crash-loop back-off can hold an apiserver for minutes
+
+
+def _settle(cluster):
+    return cluster.settle(SETTLE_S)
+
+
+def _comm(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
+def _kill(node, names):
+    pids = [p for p in node.pids() if _comm(p) in names]
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(pids)
+
+
+def _client(cluster):
+    c = GoClient(cluster, fresh=True, every=EVERY)
+    started = time.monotonic()
+    wait("the bench client answering", lambda: c.first_ok_after(started), 60, 0.05)
+    return c
+
+
+def _after(client, t, quiet=2.0, timeout=120):
+    """The end of a trial: the first answer after t, then quiet s more."""
+    ok = within(lambda: client.first_ok_after(t), timeout)
+    time.sleep(quiet)
+    return ok, time.monotonic()
+
+
+def link_cut(cluster, design):
+    h = _settle(cluster)
+    port = f"p{h.i}"
+    with _client(cluster) as c:
+        t0 = time.monotonic()
+        sh("ip", "-n", cluster.lan, "link", "set", port, "down")
+        try:
+            moved = within(lambda: cluster.taken_elsewhere(h, t0), 120)
+            _, until = _after(c, t0)
+        finally:
+            sh("ip", "-n", cluster.lan, "link", "set", port, "up")
+    return {"gap": c.longest_gap(t0, until), "moved": moved and moved - t0}
+
+
+def apiserver_killed(cluster, design):
+    h = _settle(cluster)
+    with _client(cluster) as c:
+        t0 = time.monotonic()
+        _kill(h, ("kube-apiserver",))
+        moved = within(lambda: cluster.taken_elsewhere(h, t0), 30)
+        _, until = _after(c, t0)
+    return {"gap": c.longest_gap(t0, until), "moved": moved and moved - t0}
+
+
+def vip_pod_killed(cluster, design):
+    h = _settle(cluster)
+    with _client(cluster) as c:
+        t0 = time.monotonic()
+        killed = _kill(h, design.processes)
+        moved = within(lambda: cluster.taken_elsewhere(h, t0), 30)
+        _, until = _after(c, t0, quiet=5.0)
+    log(f"{design.name}: SIGKILLed {killed} processes of its pod on {h.name}")
+    return {"gap": c.longest_gap(t0, until), "moved": moved and moved - t0,
+            "two": cluster.holders.longest(t0, until, lambda k: k >= 2)}
+
+
+def rolling_restart(cluster, design):
+    """Each kube-apiserver manifest changed in turn (an env var the
+    apiserver ignores), the next once that apiserver is Ready again."""
+    _settle(cluster)
+    with _client(cluster) as c:
+        t0 = time.monotonic()
+        for n in cluster.nodes:
+            kubeadm.touch_apiserver(n)
+            wait(f"{n.name}'s apiserver restarting", lambda: n.apiserver.now() < READY, 120, 0.05)
+            wait(f"{n.name}'s apiserver Ready again", lambda: n.apiserver.now() == READY, 300, 0.1)
+        time.sleep(2)
+        until = time.monotonic()
+    return {"failed": len(c.failures(t0, until)), "gap": c.longest_gap(t0, until),
+            "moves": cluster.holders.moves(t0, until)}
+
+
+def quorum_lost(cluster, design):
+    """etcd stopped on the holder and one other master for ETCD_LOST_S,
+    then back: how many masters held the VIP meanwhile, and when the API
+    answered again through it."""
+    h = _settle(cluster)
+    stopped = [h, next(n for n in cluster.nodes if n is not h)]
+    src, dst = "/etc/kubernetes/manifests/etcd.yaml", "/etc/kubernetes/etcd.yaml.moved"
+    with _client(cluster) as c:
+        t0 = time.monotonic()
+        for n in stopped:
+            n.run("mv", src, dst)
+        try:
+            time.sleep(ETCD_LOST_S)
+            until = time.monotonic()
+        finally:
+            for n in stopped:
+                n.run("mv", dst, src)
+        back, _ = _after(c, until, quiet=0, timeout=SETTLE_S)
+    return {"none": cluster.holders.longest(t0, until, lambda k: k == 0),
+            "two": cluster.holders.longest(t0, until, lambda k: k >= 2),
+            "recovered": back and back - until, "moves": cluster.holders.moves(t0, until)}
+
+
+def _usage(node, names):
+    """(CPU seconds, RSS bytes) of node's processes named names, now."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = rss = 0
+    for p in node.pids():
+        if _comm(p) not in names:
+            continue
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        cpu += (int(stat[11]) + int(stat[12])) / tick
+        rss += next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return cpu, rss
+
+
+def idle(cluster, design, seconds=60):
+    """CPU (percent of one core) and RSS of each master's VIP pod over
+    seconds of nothing happening; the highest master's."""
+    _settle(cluster)
+    before = {n.name: _usage(n, design.processes) for n in cluster.nodes}
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    after = {n.name: _usage(n, design.processes) for n in cluster.nodes}
+    cpu = max((after[k][0] - before[k][0]) / elapsed * 100 for k in after)
+    rss = max(after[k][1] for k in after) / 2**20
+    return {"cpu": cpu, "rss": rss}
+
+
+EVENTS = [
+    ("link cut", link_cut),
+    ("apiserver killed", apiserver_killed),
+    ("rolling restart", rolling_restart),
+    ("VIP pod killed", vip_pod_killed),
+    ("etcd quorum lost", quorum_lost),
+    ("idle", idle),
+]

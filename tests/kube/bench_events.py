@@ -129,25 +129,27 @@ def quorum_lost(cluster, design):
 
 
 def _usage(node, names):
-    """(CPU seconds, RSS bytes) of node's processes named names, now."""
+    """(CPU seconds, PSS bytes) of node's processes named names, now. PSS,
+    not RSS: keepalived's and the agent's processes are forks that share
+    pages, which a sum of RSS would count once per process."""
     tick = os.sysconf("SC_CLK_TCK")
-    cpu = rss = 0
+    cpu = pss = 0
     for p in node.pids():
         if _comm(p) not in names:
             continue
         try:
             stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            status = Path(f"/proc/{p}/status").read_text()
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
         except OSError:
             continue
         cpu += (int(stat[11]) + int(stat[12])) / tick
-        rss += next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return cpu, rss
+        pss += next((int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+    return cpu, pss
 
 
 def idle(cluster, design, seconds=60):
-    """CPU (percent of one core) and RSS of each master's VIP pod over
-    seconds of nothing happening; the highest master's."""
+    """CPU (percent of one core) and memory (PSS) of each master's VIP pod
+    over seconds of nothing happening; the highest master's."""
     _settle(cluster)
     before = {n.name: _usage(n, design.processes) for n in cluster.nodes}
     t0 = time.monotonic()
@@ -155,8 +157,8 @@ def idle(cluster, design, seconds=60):
     elapsed = time.monotonic() - t0
     after = {n.name: _usage(n, design.processes) for n in cluster.nodes}
     cpu = max((after[k][0] - before[k][0]) / elapsed * 100 for k in after)
-    rss = max(after[k][1] for k in after) / 2**20
-    return {"cpu": cpu, "rss": rss}
+    pss = max(after[k][1] for k in after) / 2**20
+    return {"cpu": cpu, "pss": pss}
 
 
 EVENTS = [

@@ -7,13 +7,23 @@ control plane, each set up the way its own documentation tells an operator:
   one it mounts super-admin.conf for `kubeadm init` and admin.conf after it
   (kube-vip's docs for kubeadm 1.29 and later). Two lease profiles: its
   defaults and the 5/3/1 of its documentation's examples.
+- guide: the kubeadm HA guide's keepalived static pod (ha-considerations.md):
+  its keepalived.conf and pod as the guide gives them, run with Debian's
+  keepalived from the kubealived image (the packaged archive, imported as
+  install does) in place of the guide's osixia image, and `kubealived
+  check-apiserver` (an HTTPS GET of /livez, 2 s at most) in place of its
+  curl script, which needs a shell and curl the image lacks: the lab's
+  baseline (tests/lab/guide.py), now on a real control plane.
 
 Each design says what it does to a node before init, after init and before
 a join, which processes are its pod (for the bench's SIGKILL), and what the
 operator had to do by hand."""
+import re
+
 import yaml
 
-from constants import VIP
+from constants import IMAGE_ARCHIVE, VIP
+from guide import guide_config
 from host import Failed
 
 
@@ -82,4 +92,46 @@ class KubeVip:
         return "address=kubernetes:6443" in node.pod_log("kube-vip", "kube-vip")
 
 
-DESIGNS = [Kubealived(), KubeVip(), KubeVip((5, 3, 1))]
+class Guide:
+    name = "kubeadm guide"
+    manifest = "/etc/kubernetes/manifests/keepalived.yaml"
+    conf = "/etc/keepalived/keepalived.conf"
+    processes = ("keepalived",)
+    by_hand = "keepalived.conf (state, priority) and the pod on each master"
+
+    def _pod(self, image):
+        """The guide's manifest; only the image and its command differ."""
+        return yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "keepalived", "namespace": "kube-system"},
+            "spec": {
+                "containers": [{
+                    "image": image, "name": "keepalived",
+                    "command": ["/usr/sbin/keepalived", "--dont-fork", "--log-console",
+                                "--use-file=/usr/local/etc/keepalived/keepalived.conf"],
+                    "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]}},
+                    "volumeMounts": [{"mountPath": "/usr/local/etc/keepalived/keepalived.conf", "name": "config"}],
+                }],
+                "hostNetwork": True,
+                "volumes": [{"hostPath": {"path": self.conf}, "name": "config"}],
+            }})
+
+    def before_init(self, node):
+        out = node.run("ctr", "-n", "k8s.io", "images", "import", IMAGE_ARCHIVE).stdout
+        image = re.search(r"(\S+kubealived:\S+)", out)
+        if not image:
+            raise Failed(f"no kubealived image in {IMAGE_ARCHIVE}: {out}")
+        node.put(self.conf, guide_config(node.i, VIP))
+        node.put(self.manifest, self._pod(image.group(1).split("@")[0]))
+
+    before_join = before_init
+
+    def after_init(self, node):
+        pass
+
+    def reaches_local_apiserver(self, node):
+        """Its check asks 127.0.0.1 from the host network: nothing to see."""
+        return True
+
+
+DESIGNS = [Kubealived(), KubeVip(), KubeVip((5, 3, 1)), Guide()]

@@ -194,6 +194,13 @@ class Lab:
         return sh("ip", "netns", "exec", self.ns(i), str(self.binary), command, "--root", str(self._root(i)), *args,
                   check=check)
 
+    def kubealived_start(self, i, command, *args):
+        """`kubealived COMMAND` inside master i, in the background: for a
+        command that waits on the pod (uninstall waits for it to stop and
+        hand the VIP over, which kubelet's part, stop_pod, then does)."""
+        return subprocess.Popen(["ip", "netns", "exec", self.ns(i), str(self.binary), command, "--root",
+                                 str(self._root(i)), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def install(self, i, *extra, reapply=False):
         """`kubealived install` inside the master: with the lab's VIPs, image
         and options, or with no flags at all (`reapply`: the saved settings)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import designs
 import kubeadm
 from constants import ADVERT_S, ETCD_LOST_S, KUBEALIVED_IMAGE_2, PORT, VIP
-from host import Failed, log, sh, wait, within
+from host import Failed, log, sh, wait
 from watch import ACCEPTS, READY, GoClient
 
 
@@ -319,21 +319,10 @@ def lose_etcd_quorum(cluster, client, report, step):
     log(f"step {step}: the VIP moved {takes} time(s) from the stop to the first answer after the restore")
     # An apiserver whose liveness probe failed while etcd was gone sits in
     # kubelet's crash-loop back-off (10 s, 20 s, ... up to 5 min) after the
-    # restore: minutes, kubelet's and not the VIP's (70-362 s measured),
-    # but the next step needs all three. After 30 s, kubelet is restarted
-    # where one is missing, as an operator would rather than wait: the
-    # back-off lives in kubelet's memory.
-    def all_ready():
-        return all(n.apiserver.now() == READY for n in cluster.nodes)
-    if not within(all_ready, 30, 0.5):
-        slow = [n for n in cluster.nodes if n.apiserver.now() != READY]
-        log(f"step {step}: restarting kubelet on {', '.join(n.name for n in slow)} (its crash-loop back-off)")
-        for n in slow:
-            n.stop_kubelet()
-            n.kubelet_enabled = True
-    wait("all apiservers ready again", all_ready, 600, 0.5)
-    report.timed(step, "  all three apiservers ready again (kubelet's back-off, then a kubelet restart)",
-                 time.monotonic() - until)
+    # restore: minutes, kubelet's and not the VIP's, but the next step
+    # needs all three.
+    wait("all apiservers ready again", lambda: all(n.apiserver.now() == READY for n in cluster.nodes), 600, 0.5)
+    report.timed(step, "  all three apiservers ready again (kubelet's back-off)", time.monotonic() - until)
     # Two holders only for VRRP's tie-break (two backups taking it at the
     # same moment, the lower yielding at the first advert: about 1 ms).
     if none > ADVERT_S or two > 0.01 or takes > 1:

@@ -22,15 +22,8 @@ def _settle(cluster):
     return cluster.settle(SETTLE_S)
 
 
-def _comm(pid):
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return None
-
-
 def _kill(node, names):
-    pids = [p for p in node.pids() if _comm(p) in names]
+    pids = node.pids_named(names)
     for p in pids:
         try:
             os.kill(p, signal.SIGKILL)
@@ -134,9 +127,7 @@ def _usage(node, names):
     pages, which a sum of RSS would count once per process."""
     tick = os.sysconf("SC_CLK_TCK")
     cpu = pss = 0
-    for p in node.pids():
-        if _comm(p) not in names:
-            continue
+    for p in node.pids_named(names):
         try:
             stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             rollup = Path(f"/proc/{p}/smaps_rollup").read_text()

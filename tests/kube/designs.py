@@ -29,7 +29,6 @@ from host import Failed
 
 class Kubealived:
     name = "kubealived"
-    manifest = "/etc/kubernetes/manifests/kubealived.yaml"
     processes = ("kubealived", "keepalived")
     by_hand = "install before init and join; nothing after"
 

@@ -235,6 +235,10 @@ state = "/run/containerd"
         """The image of the kubealived container in this node's manifest."""
         return re.search(r"^\s*image: (\S+)", self.manifest(), re.M).group(1)
 
+    def pids_named(self, names):
+        """This node's processes whose name (/proc/PID/comm) is one of names."""
+        return [p for p in self.pids() if comm(p) in names]
+
     def pids(self):
         """Every process in this node's network or mount namespace."""
         pids = set()
@@ -253,6 +257,14 @@ state = "/run/containerd"
                     except OSError:
                         pass
         return pids
+
+
+def comm(pid):
+    """A process's name, or None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
 
 
 def _repo(ref):

@@ -5,7 +5,6 @@ the clock of watch.py's observers."""
 import os
 import signal
 import time
-from pathlib import Path
 
 import designs
 import kubeadm
@@ -385,8 +384,7 @@ def keepalived_restart_loop(cluster, client, report, step):
     t0 = time.monotonic()
     n.write(conf + ".new", good.replace("interface eth0", "interface eth9"))
     n.run("mv", conf + ".new", conf)
-    keepalived = [p for p in n.pids() if _comm(p) == "keepalived"]
-    for p in keepalived:
+    for p in n.pids_named(("keepalived",)):
         os.kill(p, signal.SIGTERM)
     loop = wait(f"{n.name}'s agent seeing a restart loop", lambda: "restart loop" in n.kubealived_log() and time.monotonic(),
                 60, 0.1)
@@ -423,13 +421,6 @@ def keepalived_restart_loop(cluster, client, report, step):
     spans = cluster.holders.holding_spans(h.name, t0, time.monotonic())
     if len(spans) != 1 or cluster.holders.moves(t0, time.monotonic()):
         raise Failed(f"step {step}: the VIP moved while {n.name}, a backup, was in a restart loop: {spans}")
-
-
-def _comm(pid):
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return None
 
 
 def reset_and_rejoin(cluster, client, report, step):

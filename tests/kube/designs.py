@@ -8,22 +8,20 @@ control plane, each set up the way its own documentation tells an operator:
   (kube-vip's docs for kubeadm 1.29 and later). Two lease profiles: its
   defaults and the 5/3/1 of its documentation's examples.
 - guide: the kubeadm HA guide's keepalived static pod (ha-considerations.md):
-  its keepalived.conf and pod as the guide gives them, run with Debian's
-  keepalived from the kubealived image (the packaged archive, imported as
-  install does) in place of the guide's osixia image, and `kubealived
-  check-apiserver` (an HTTPS GET of /livez, 2 s at most) in place of its
-  curl script, which needs a shell and curl the image lacks: the lab's
-  baseline (tests/lab/guide.py), now on a real control plane.
+  its keepalived.conf, check script and pod as the guide gives them, with
+  Debian's keepalived (and the shell and curl its script needs) in an image
+  built here (guide_image.py) in place of the guide's osixia image.
 
-Each design says what it does to a node before init, after init and before
+Each design says what it builds before any node exists (prepare), what it
+does to a node before init, after init and before
 a join, which processes are its pod (for the bench's SIGKILL), and what the
 operator had to do by hand."""
 import re
 
 import yaml
 
-from constants import IMAGE_ARCHIVE, VIP
-from guide import guide_config
+import guide_image
+from constants import VIP
 from host import Failed
 
 
@@ -31,6 +29,9 @@ class Kubealived:
     name = "kubealived"
     processes = ("kubealived", "keepalived")
     by_hand = "install before init and join; nothing after"
+
+    def prepare(self):
+        pass
 
     def before_init(self, node):
         node.kubealived("install", "--vip", VIP)
@@ -55,6 +56,9 @@ class KubeVip:
     def __init__(self, lease=(15, 10, 2)):
         self.lease = lease  # duration, renew deadline, retry period, seconds
         self.name = "kube-vip" + ("" if lease == (15, 10, 2) else " " + "/".join(map(str, lease)))
+
+    def prepare(self):
+        pass  # its image is in the control-plane archive (builds.py)
 
     def pod(self, node, kubeconfig):
         """The manifest as `kube-vip manifest pod` writes it, the kubeconfig
@@ -91,37 +95,100 @@ class KubeVip:
         return "address=kubernetes:6443" in node.pod_log("kube-vip", "kube-vip")
 
 
+GUIDE_CONF = """! /etc/keepalived/keepalived.conf
+! Configuration File for keepalived
+global_defs {
+    router_id LVS_DEVEL
+}
+vrrp_script check_apiserver {
+  script "/etc/keepalived/check_apiserver.sh"
+  interval 3
+  weight -2
+  fall 10
+  rise 2
+}
+
+vrrp_instance VI_1 {
+    state ${STATE}
+    interface ${INTERFACE}
+    virtual_router_id ${ROUTER_ID}
+    priority ${PRIORITY}
+    authentication {
+        auth_type PASS
+        auth_pass ${AUTH_PASS}
+    }
+    virtual_ipaddress {
+        ${APISERVER_VIP}
+    }
+    track_script {
+        check_apiserver
+    }
+}
+"""
+
+GUIDE_CHECK = """#!/bin/sh
+
+errorExit() {
+    echo "*** $*" 1>&2
+    exit 1
+}
+
+curl --silent --max-time 2 --insecure https://localhost:${APISERVER_DEST_PORT}/ -o /dev/null || errorExit "Error GET https://localhost:${APISERVER_DEST_PORT}/"
+if ip addr | grep -q ${APISERVER_VIP}; then
+    curl --silent --max-time 2 --insecure https://${APISERVER_VIP}:${APISERVER_DEST_PORT}/ -o /dev/null || errorExit "Error GET https://${APISERVER_VIP}:${APISERVER_DEST_PORT}/"
+fi
+"""
+
+
 class Guide:
+    """The kubeadm HA guide's keepalived (ha-considerations.md): its
+    keepalived.conf, check script and static pod as the guide gives them,
+    placeholders filled as it says (MASTER 101 on the first master, BACKUP
+    100 on the others, router id 51, password 42, the apiservers' port),
+    with Debian's keepalived in an image built here (guide_image.py). Its
+    haproxy pod is left out: the VIP is the question here."""
+
     name = "kubeadm guide"
     manifest = "/etc/kubernetes/manifests/keepalived.yaml"
     conf = "/etc/keepalived/keepalived.conf"
+    check = "/etc/keepalived/check_apiserver.sh"
     processes = ("keepalived",)
-    by_hand = "keepalived.conf (state, priority) and the pod on each master"
+    by_hand = "keepalived.conf (state, priority), its check script and the pod on each master"
 
-    def _pod(self, image):
-        """The guide's manifest; only the image and its command differ."""
+    def prepare(self):
+        self.archive, self.image = guide_image.archive()
+
+    def _pod(self):
+        """The guide's manifest; the image and the command that starts
+        Debian's keepalived on the guide's path are the only changes."""
         return yaml.safe_dump({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "keepalived", "namespace": "kube-system"},
             "spec": {
                 "containers": [{
-                    "image": image, "name": "keepalived",
+                    "image": self.image, "name": "keepalived",
                     "command": ["/usr/sbin/keepalived", "--dont-fork", "--log-console",
                                 "--use-file=/usr/local/etc/keepalived/keepalived.conf"],
                     "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_BROADCAST", "NET_RAW"]}},
-                    "volumeMounts": [{"mountPath": "/usr/local/etc/keepalived/keepalived.conf", "name": "config"}],
+                    "volumeMounts": [{"mountPath": "/usr/local/etc/keepalived/keepalived.conf", "name": "config"},
+                                     {"mountPath": self.check, "name": "check"}],
                 }],
                 "hostNetwork": True,
-                "volumes": [{"hostPath": {"path": self.conf}, "name": "config"}],
+                "volumes": [{"hostPath": {"path": self.conf}, "name": "config"},
+                            {"hostPath": {"path": self.check}, "name": "check"}],
             }})
 
     def before_init(self, node):
-        out = node.run("ctr", "-n", "k8s.io", "images", "import", IMAGE_ARCHIVE).stdout
-        image = re.search(r"(\S+kubealived:\S+)", out)
-        if not image:
-            raise Failed(f"no kubealived image in {IMAGE_ARCHIVE}: {out}")
-        node.put(self.conf, guide_config(node.i, VIP))
-        node.put(self.manifest, self._pod(image.group(1).split("@")[0]))
+        node.import_images(self.archive)
+        first = node.name == "master1"
+        values = {"STATE": "MASTER" if first else "BACKUP", "INTERFACE": "eth0", "ROUTER_ID": "51",
+                  "PRIORITY": "101" if first else "100", "AUTH_PASS": "42", "APISERVER_VIP": VIP,
+                  "APISERVER_DEST_PORT": "6443"}
+        fill = lambda text: re.sub(r"\$\{([A-Z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), text)  # noqa: E731
+        node.put(self.conf, fill(GUIDE_CONF))
+        node.put(self.check, fill(GUIDE_CHECK))
+        node.run("chmod", "0755", self.check)
+        node.put(self.manifest, self._pod())
 
     before_join = before_init
 
@@ -129,7 +196,7 @@ class Guide:
         pass
 
     def reaches_local_apiserver(self, node):
-        """Its check asks 127.0.0.1 from the host network: nothing to see."""
+        """Its check asks localhost from the host network: nothing to see."""
         return True
 
 

@@ -48,6 +48,36 @@ def _digest(data):
 
 def build_archive(bin_dir, out, images):
     """images: {binary name: image reference}. Writes one archive at out."""
+    return write_images(out, [(ref, _layer(os.path.join(bin_dir, name), name), [f"/usr/local/bin/{name}"])
+                              for name, ref in sorted(images.items())])
+
+
+def dir_layer(root):
+    """An uncompressed layer tar of everything under root (files, links,
+    directories, their modes), root-owned with mtime 0, sorted."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(dirnames + filenames):
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, root)
+                st = os.lstat(path)
+                if os.path.islink(path):
+                    ti = _info(rel, kind=tarfile.SYMTYPE)
+                    ti.linkname = os.readlink(path)
+                    tar.addfile(ti)
+                elif os.path.isdir(path):
+                    tar.addfile(_info(rel, mode=st.st_mode & 0o7777, kind=tarfile.DIRTYPE))
+                else:
+                    with open(path, "rb") as f:
+                        tar.addfile(_info(rel, st.st_size, st.st_mode & 0o7777), f)
+    return buf.getvalue()
+
+
+def write_images(out, images):
+    """images: [(reference, layer tar, entrypoint)], one layer each.
+    Writes one archive at out."""
     blobs = {}
     index = []
     docker = []
@@ -57,8 +87,7 @@ def build_archive(bin_dir, out, images):
         blobs[d] = data
         return d
 
-    for name, ref in sorted(images.items()):
-        layer = _layer(os.path.join(bin_dir, name), name)
+    for ref, layer, entrypoint in images:
         layer_d = blob(layer)
         config = {
             "architecture": "amd64",
@@ -66,10 +95,10 @@ def build_archive(bin_dir, out, images):
             "created": "1970-01-01T00:00:00Z",
             "config": {
                 "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                "Entrypoint": [f"/usr/local/bin/{name}"],
+                "Entrypoint": entrypoint,
             },
             "rootfs": {"type": "layers", "diff_ids": [layer_d]},
-            "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"kubealived tests/kube: {name}"}],
+            "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"kubealived tests/kube: {os.path.basename(entrypoint[0])}"}],
         }
         config_b = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
         config_d = blob(config_b)

@@ -75,6 +75,16 @@ pub struct Settings {
     #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrrp_filter: Option<bool>,
+    /// Spread new connections to the VIP over every master whose apiserver is ready,
+    /// from the holder (kernel NAT; needs --peer) [default: false]
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balance: Option<bool>,
+    /// The port clients use at the VIP, when it is not kube-apiserver's (needs
+    /// --load-balance) [default: --apiserver-port]
+    #[arg(long, value_name = "PORT")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_port: Option<i64>,
 }
 
 /// The flags that are not settings: they read settings from files, or
@@ -122,6 +132,8 @@ impl Settings {
             agent_listen: Some("127.0.0.1:10290".into()),
             password: Some("s3cr3t".into()),
             vrrp_filter: Some(true),
+            load_balance: Some(true),
+            endpoint_port: Some(443),
         }
     }
 
@@ -575,7 +587,8 @@ mod tests {
         assert!(
             msg.contains(
                 "use only the keys vips, interface, peers, priority, routerId, advertInterval, \
-                 vrrpVersion, apiserverPort, image, agentListen, password, vrrpFilter (see"
+                 vrrpVersion, apiserverPort, image, agentListen, password, vrrpFilter, loadBalance, \
+                 endpointPort (see"
             ),
             "{msg}"
         );
@@ -588,7 +601,7 @@ mod tests {
             .get_arguments()
             .filter_map(|a| a.get_long().map(str::to_string))
             .collect();
-        assert_eq!(Settings::keys().len(), 12);
+        assert_eq!(Settings::keys().len(), 14);
         let all = Settings {
             vips: vec!["a".into()],
             interface: Some("a".into()),
@@ -602,6 +615,8 @@ mod tests {
             agent_listen: Some("a".into()),
             password: Some("a".into()),
             vrrp_filter: Some(true),
+            load_balance: Some(true),
+            endpoint_port: Some(1),
         };
         let yaml = all.to_yaml();
         for key in Settings::keys() {
@@ -615,7 +630,7 @@ mod tests {
                 "{flag} is a config.yaml key"
             );
         }
-        assert_eq!(flags.len(), 16, "{flags:?}");
+        assert_eq!(flags.len(), 18, "{flags:?}");
         // The example shows every key, for the messages about a file's types.
         assert_eq!(Settings::example().set_keys(), Settings::keys());
     }

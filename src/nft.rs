@@ -111,7 +111,8 @@ pub fn remove_balance(nft: &Path) -> Result<bool> {
     remove_table(nft, NFT_BALANCE_TABLE)
 }
 
-fn remove_table(nft: &Path, table: &str) -> Result<bool> {
+/// Removes `table` ("family name"); false when there was none.
+pub fn remove_table(nft: &Path, table: &str) -> Result<bool> {
     let table: Vec<&str> = table.split(' ').collect();
     if run(nft, &[&["list", "table"][..], &table].concat(), None).is_err() {
         return Ok(false);

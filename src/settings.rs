@@ -487,7 +487,7 @@ fn take_endpoint(loaded: &mut Loaded, path: &Path, kubeadm: &Kubeadm) -> Result<
     match &endpoint.address {
         Address::Ip(ip) if settings.vips.is_empty() => {
             settings.vips = vec![ip.to_string()];
-            origins.note("vips", origin);
+            origins.note("vips", origin.clone());
         }
         Address::Ip(ip) => {
             if !settings
@@ -518,12 +518,24 @@ fn take_endpoint(loaded: &mut Loaded, path: &Path, kubeadm: &Kubeadm) -> Result<
         // on the host (a warning: DNS may not be set up yet).
         Address::Name(_) => {}
     }
+    // An endpoint port kube-apiserver does not listen on: only load
+    // balancing maps it to the apiservers' (loadBalance from a flag or a
+    // config file; the kubeadm config cannot say it).
+    if let (Some(why), Some(endpoint_port)) = (&kubeadm.other_port, endpoint.port) {
+        if settings.load_balance != Some(true) {
+            return Err(usage!("{why}"));
+        }
+        settings.endpoint_port = Some(i64::from(endpoint_port));
+        origins.note("endpointPort", origin.clone());
+    }
     // The port kube-apiserver listens on (the endpoint's too, where it
-    // names one: kubeadm::read made sure), and where the file says so;
-    // kubeadm's default where it does not, then only checked against.
+    // names the same one), and where the file says so; kubeadm's default
+    // where it does not, then only checked against.
     let (port, bind_field) = (kubeadm.bind_port.port, kubeadm.bind_port.field);
     let said = match (endpoint.port, bind_field) {
-        (Some(_), _) => Some((field, format!("port {port} of {field} {text:?} in {file}"))),
+        (Some(p), _) if p == port => Some((field, format!("port {port} of {field} {text:?} in {file}"))),
+        (Some(_), Some(bind_field)) => Some((bind_field, format!("{bind_field} {port} in {file}"))),
+        (Some(_), None) => None,
         (None, Some(bind_field)) => Some((bind_field, format!("{bind_field} {port} in {file}"))),
         (None, None) => None,
     };

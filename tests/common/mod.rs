@@ -190,6 +190,17 @@ pub fn spawn_ready(cmd: &mut Command) -> std::process::Child {
 /// `dir/kube-apiserver.yaml` as kubeadm's manifest (none unless the test
 /// writes them: never this machine's); its output goes to `dir/agent.log`.
 pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process::Child {
+    spawn_agent_with(ns, bin, dir, vip, &[])
+}
+
+/// [`spawn_agent`], with more of the agent's arguments.
+pub fn spawn_agent_with(
+    ns: &Netns,
+    bin: &str,
+    dir: &Path,
+    vip: &str,
+    extra: &[&str],
+) -> std::process::Child {
     let out = must(ns.exec(bin).args([
         "render",
         "--keepalived-conf",
@@ -216,6 +227,7 @@ pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process
         .arg(dir.join("ca.crt"))
         .arg("--apiserver-manifest")
         .arg(dir.join("kube-apiserver.yaml"))
+        .args(extra)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()

@@ -602,7 +602,11 @@ mod tests {
         );
         for bad in [0, 65536] {
             let e = with(Some(true), Some(bad), &peers).unwrap_err();
-            assert!(e.to_string().starts_with(&format!("--endpoint-port {bad} is out of range")), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("--endpoint-port {bad} is out of range")),
+                "{e}"
+            );
         }
     }
 

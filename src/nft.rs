@@ -198,8 +198,13 @@ mod tests {
             backends: vec![ip("2001:db8::11")],
             ..services[1].clone()
         }]);
-        assert!(v6.contains("\t\tip6 daddr 2001:db8::10 tcp dport 443 fib daddr type local counter dnat ip6 \
-                             to numgen inc mod 1 map { 0 : 2001:db8::11 . 6443 }\n"), "{v6}");
+        assert!(
+            v6.contains(
+                "\t\tip6 daddr 2001:db8::10 tcp dport 443 fib daddr type local counter dnat ip6 \
+                             to numgen inc mod 1 map { 0 : 2001:db8::11 . 6443 }\n"
+            ),
+            "{v6}"
+        );
     }
 
     #[test]

@@ -533,7 +533,9 @@ fn take_endpoint(loaded: &mut Loaded, path: &Path, kubeadm: &Kubeadm) -> Result<
     // where it does not, then only checked against.
     let (port, bind_field) = (kubeadm.bind_port.port, kubeadm.bind_port.field);
     let said = match (endpoint.port, bind_field) {
-        (Some(p), _) if p == port => Some((field, format!("port {port} of {field} {text:?} in {file}"))),
+        (Some(p), _) if p == port => {
+            Some((field, format!("port {port} of {field} {text:?} in {file}")))
+        }
         (Some(_), Some(bind_field)) => Some((bind_field, format!("{bind_field} {port} in {file}"))),
         (Some(_), None) => None,
         (None, Some(bind_field)) => Some((bind_field, format!("{bind_field} {port} in {file}"))),

@@ -78,7 +78,8 @@ fn check_backend(args: &AgentArgs, backend: IpAddr, tx: &mpsc::Sender<(IpAddr, b
         let start = Instant::now();
         checker.follow_ca();
         let (result, _) = checker.check(&url, args.timeout());
-        let ready = hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
+        let ready =
+            hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
         if was != Some(ready) {
             match &result {
                 Ok(()) => log(format!("{backend} ready: new connections go to it")),
@@ -107,10 +108,15 @@ fn keep_table(args: &AgentArgs, vips: &[IpAddr], port: u16, rx: &mpsc::Receiver<
             match nft::apply_balance(&args.nft, &services(vips, port, &now, args.apiserver_port)) {
                 Ok(()) => {
                     let list: Vec<String> = now.iter().map(IpAddr::to_string).collect();
-                    log(format!("new connections to port {port} of the VIP go to [{}]", list.join(", ")));
+                    log(format!(
+                        "new connections to port {port} of the VIP go to [{}]",
+                        list.join(", ")
+                    ));
                     applied = Some(now);
                 }
-                Err(e) => log(format!("error: cannot apply the table, tried again in 1 s: {e:#}")),
+                Err(e) => log(format!(
+                    "error: cannot apply the table, tried again in 1 s: {e:#}"
+                )),
             }
         }
         match rx.recv_timeout(std::time::Duration::from_secs(1)) {

@@ -1207,25 +1207,48 @@ fn load_balancing_is_opt_in_and_maps_the_endpoint_port_to_the_apiservers() {
          apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n\
          localAPIEndpoint:\n  bindPort: 6443\n",
     );
-    let msg = usage_error(r, &["install", "--kubeadm-config", &kubeadm, "--load-balance"]);
+    let msg = usage_error(
+        r,
+        &["install", "--kubeadm-config", &kubeadm, "--load-balance"],
+    );
     assert!(
         msg.starts_with("--load-balance spreads the API over the masters, and none are listed"),
         "{msg}"
     );
     assert!(!r.join(CONFIG_DIR).exists());
-    let peers = ["--peer", "192.0.2.11", "--peer", "192.0.2.12", "--peer", "192.0.2.13"];
-    ok(r, &[&["install", "--kubeadm-config", &kubeadm, "--load-balance"][..], &peers[..]].concat());
+    let peers = [
+        "--peer",
+        "192.0.2.11",
+        "--peer",
+        "192.0.2.12",
+        "--peer",
+        "192.0.2.13",
+    ];
+    ok(
+        r,
+        &[
+            &["install", "--kubeadm-config", &kubeadm, "--load-balance"][..],
+            &peers[..],
+        ]
+        .concat(),
+    );
     let a = agent(r);
     assert_eq!(a.balance_port, Some(443));
     assert_eq!(a.apiserver_port, 6443);
     let backends: Vec<String> = a.backends.iter().map(|ip| ip.to_string()).collect();
     assert_eq!(backends, ["192.0.2.11", "192.0.2.12", "192.0.2.13"]);
     let s = saved(r);
-    assert!(s.contains("\nloadBalance: true\n") && s.contains("\nendpointPort: 443\n"), "{s}");
+    assert!(
+        s.contains("\nloadBalance: true\n") && s.contains("\nendpointPort: 443\n"),
+        "{s}"
+    );
     // Off again: the endpoint's port can no longer be served.
     let msg = usage_error(r, &["install", "--load-balance=false"]);
     assert!(msg.contains("a VIP alone cannot change ports"), "{msg}");
-    ok(r, &["install", "--load-balance=false", "--unset", "endpointPort"]);
+    ok(
+        r,
+        &["install", "--load-balance=false", "--unset", "endpointPort"],
+    );
     assert_eq!(agent(r).balance_port, None);
     assert!(agent(r).backends.is_empty());
 }

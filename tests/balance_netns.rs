@@ -137,19 +137,8 @@ fn the_holder_spreads_new_connections_over_the_ready_masters() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    openssl_self_signed(
-        &root.join("cert.pem"),
-        &root.join("key.pem"),
-        "kube-apiserver",
-    );
-    let (ns_a, ns_b) = (Netns::new(), Netns::new());
-    must(Command::new("ip").args([
-        "link", "add", "eth0", "netns", &ns_a.name, "type", "veth", "peer", "name", "eth0",
-        "netns", &ns_b.name,
-    ]));
-    for (ns, addr) in [(&ns_a, "192.0.2.11/24"), (&ns_b, "192.0.2.12/24")] {
-        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
+    let (ns_a, ns_b) = two_masters_on_a_veth(root);
+    for ns in [&ns_a, &ns_b] {
         // kubeadm's preflight asks for it on every node.
         must(ns.exec("sysctl").args(["-qw", "net.ipv4.ip_forward=1"]));
     }

@@ -346,3 +346,24 @@ pub fn https_server(
             .arg(key),
     ))
 }
+
+/// Two masters' namespaces, A (192.0.2.11/24) and B (.12/24), joined by a
+/// veth named eth0 on both sides, and a self-signed certificate for their
+/// stand-in apiservers (`cert.pem`, `key.pem` in `root`).
+pub fn two_masters_on_a_veth(root: &Path) -> (Netns, Netns) {
+    openssl_self_signed(
+        &root.join("cert.pem"),
+        &root.join("key.pem"),
+        "kube-apiserver",
+    );
+    let (a, b) = (Netns::new(), Netns::new());
+    must(Command::new("ip").args([
+        "link", "add", "eth0", "netns", &a.name, "type", "veth", "peer", "name", "eth0", "netns",
+        &b.name,
+    ]));
+    for (ns, addr) in [(&a, "192.0.2.11/24"), (&b, "192.0.2.12/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+    }
+    (a, b)
+}

@@ -13,10 +13,7 @@ import time
 
 from conftest import assert_single_holder
 from machine import HERE, sh
-from names import VIP4, addr4
-
-TABLE = "kubealived_lb"  # src/paths.rs NFT_BALANCE_TABLE
-
+from names import BALANCE_TABLE, VIP4, addr4
 
 def ask(L, ns, count, address=VIP4):
     """spread.py's report: `count` fresh TLS requests from namespace ns."""
@@ -26,7 +23,7 @@ def ask(L, ns, count, address=VIP4):
 
 def table(L, i):
     """Master i's balancing table as nft lists it ('' if there is none)."""
-    return sh("ip", "netns", "exec", L.ns(i), "nft", "list", "table", "inet", TABLE, check=False).stdout
+    return sh("ip", "netns", "exec", L.ns(i), "nft", "list", "table", *BALANCE_TABLE.split(), check=False).stdout
 
 
 def sends_to(L, i, backend):

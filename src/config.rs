@@ -61,6 +61,16 @@ pub struct Config {
     pub password: Option<String>,
     /// The agent accepts VRRP only from the peers and this node (nftables).
     pub vrrp_filter: bool,
+    /// Opt-in load balancing: None without it.
+    pub balance: Option<Balance>,
+}
+
+/// The load balancing: new connections to the VIP at `port` spread over
+/// every master (the peers and this node) at `apiserver_port`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    /// The port clients use at the VIP (the endpoint's).
+    pub port: u16,
 }
 
 impl Config {
@@ -156,6 +166,7 @@ impl Config {
                 o.unset("vrrpFilter")
             ));
         }
+        let balance = validate_balance(s, apiserver_port, &peers, o)?;
         Ok(Config {
             vips,
             interface,
@@ -169,8 +180,53 @@ impl Config {
             agent_listen,
             password,
             vrrp_filter,
+            balance,
         })
     }
+}
+
+/// `loadBalance` and `endpointPort`: balancing needs the peers (they are
+/// its backends, with this node), and only balancing can take clients of
+/// one port at the VIP to the apiservers' other port.
+fn validate_balance(
+    s: &Settings,
+    apiserver_port: u16,
+    peers: &[IpAddr],
+    o: &Origins,
+) -> Result<Option<Balance>> {
+    let port = match s.endpoint_port {
+        None => apiserver_port,
+        Some(p) if (1..=65535).contains(&p) => p as u16,
+        Some(p) => {
+            return Err(usage!(
+                "{} is out of range.\nFix: use a TCP port 1-65535, the port of the cluster's \
+                 controlPlaneEndpoint.",
+                o.subject("endpointPort", p)
+            ))
+        }
+    };
+    if s.load_balance != Some(true) {
+        if port != apiserver_port {
+            return Err(usage!(
+                "{} is not kube-apiserver's port ({apiserver_port}), and a VIP alone cannot \
+                 change ports: it moves an address, so clients of port {port} would reach \
+                 nothing.\nFix: use the same port for both ({}), or add --load-balance, which \
+                 spreads VIP:{port} over every master's :{apiserver_port} (needs --peer).",
+                o.subject("endpointPort", port),
+                o.unset("endpointPort")
+            ));
+        }
+        return Ok(None);
+    }
+    if peers.is_empty() {
+        return Err(usage!(
+            "{} spreads the API over the masters, and none are listed: its backends are the \
+             peers and this node.\nFix: list every master with --peer IP, or {}.",
+            o.name("loadBalance"),
+            o.unset("loadBalance")
+        ));
+    }
+    Ok(Some(Balance { port }))
 }
 
 /// The agent's port and kube-apiserver's are theirs alone: two servers on
@@ -504,6 +560,53 @@ mod tests {
         Settings {
             vips: vips.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn load_balancing_is_opt_in_needs_peers_and_alone_can_change_ports() {
+        let with = |lb: Option<bool>, port: Option<i64>, peers: &[&str]| {
+            Config::validate(&Settings {
+                load_balance: lb,
+                endpoint_port: port,
+                peers: peers.iter().map(|p| p.to_string()).collect(),
+                ..settings(&["192.0.2.10"])
+            })
+        };
+        let peers = ["192.0.2.11", "192.0.2.12"];
+        assert_eq!(with(None, None, &peers).unwrap().balance, None);
+        assert_eq!(with(Some(false), Some(6443), &[]).unwrap().balance, None);
+        assert_eq!(
+            with(Some(true), None, &peers).unwrap().balance,
+            Some(Balance { port: 6443 })
+        );
+        assert_eq!(
+            with(Some(true), Some(443), &peers).unwrap().balance,
+            Some(Balance { port: 443 })
+        );
+        let no_peers = with(Some(true), None, &[]).unwrap_err();
+        assert!(crate::error::is_usage(&no_peers));
+        assert_eq!(
+            no_peers.to_string(),
+            "--load-balance spreads the API over the masters, and none are listed: its backends \
+             are the peers and this node.\nFix: list every master with --peer IP, or drop --load-balance."
+        );
+        let other_port = with(None, Some(443), &peers).unwrap_err();
+        assert!(crate::error::is_usage(&other_port));
+        let msg = other_port.to_string();
+        assert!(
+            msg.starts_with("--endpoint-port 443 is not kube-apiserver's port (6443), and a VIP alone cannot change ports")
+                && msg.contains("Fix: use the same port for both (drop --endpoint-port), or add --load-balance, \
+                                 which spreads VIP:443 over every master's :6443"),
+            "{msg}"
+        );
+        for bad in [0, 65536] {
+            let e = with(Some(true), Some(bad), &peers).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("--endpoint-port {bad} is out of range")),
+                "{e}"
+            );
         }
     }
 

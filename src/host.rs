@@ -31,10 +31,10 @@ pub trait Host {
     /// The addresses a DNS name resolves to here (the system resolver:
     /// /etc/hosts, DNS); empty when it does not resolve.
     fn resolve(&self, name: &str) -> Vec<IpAddr>;
-    /// Removes the agent's VRRP filter (its nftables table) with this
-    /// host's `nft`: true if it was there; an error when there is no
-    /// `nft` here or it failed.
-    fn remove_vrrp_filter(&self) -> Result<bool>;
+    /// Removes one of the agent's nftables tables ("family name": the VRRP
+    /// filter's, the load balancing's) with this host's `nft`: true if it
+    /// was there; an error when there is no `nft` here or it failed.
+    fn remove_nft_table(&self, table: &str) -> Result<bool>;
 }
 
 /// What keepalived said about a keepalived.conf.
@@ -103,10 +103,10 @@ impl Host for RealHost {
         }
     }
 
-    fn remove_vrrp_filter(&self) -> Result<bool> {
+    fn remove_nft_table(&self, table: &str) -> Result<bool> {
         match find_program("nft") {
             None => anyhow::bail!("no nft on this host"),
-            Some(nft) => crate::nft::remove(&nft),
+            Some(nft) => crate::nft::remove_table(&nft, table),
         }
     }
 
@@ -315,7 +315,7 @@ impl Host for FakeHost {
         self.2.get(name).cloned().unwrap_or_default()
     }
 
-    fn remove_vrrp_filter(&self) -> Result<bool> {
+    fn remove_nft_table(&self, _table: &str) -> Result<bool> {
         Ok(false)
     }
 }

@@ -74,6 +74,10 @@ pub struct Kubeadm {
     pub bind_port: BindPort,
     /// `apiServer.extraArgs` bind-address of the ClusterConfiguration.
     pub bind_address: Option<IpAddr>,
+    /// When the endpoint names a port kube-apiserver does not listen on:
+    /// the error to give unless the VIP is load-balanced (which maps one
+    /// port to the other).
+    pub other_port: Option<String>,
 }
 
 /// The documents kubealived reads, by kind.
@@ -99,13 +103,15 @@ pub fn read(text: &str, path: &Path) -> Result<Kubeadm> {
     let docs = documents(text, path)?;
     let endpoint = endpoint(&docs, path)?;
     let bind_port = bind_port(&docs, path)?;
-    if let Some(port) = endpoint.port.filter(|p| *p != bind_port.port) {
-        return Err(other_port(&docs, &endpoint, port, &bind_port, path));
-    }
+    let other_port = endpoint
+        .port
+        .filter(|p| *p != bind_port.port)
+        .map(|port| other_port(&docs, &endpoint, port, &bind_port, path).to_string());
     Ok(Kubeadm {
+        bind_address: bind_address(&docs, path)?,
         endpoint,
         bind_port,
-        bind_address: bind_address(&docs, path)?,
+        other_port,
     })
 }
 
@@ -141,7 +147,8 @@ fn other_port(
         "{} {:?} in {} names port {port}, but kube-apiserver listens on {listens}: clients of \
          port {port} would reach nothing, since a VIP carries connections to the apiservers' \
          own port and cannot map one port to another.\n\
-         Fix: use the same port in both: {}: \"{same}\", or set {set_port}.",
+         Fix: use the same port in both: {}: \"{same}\", or set {set_port}; or add \
+         --load-balance, which spreads VIP:{port} over every master's :{bound} (needs --peer).",
         endpoint.field,
         endpoint.text,
         path.display(),
@@ -559,6 +566,8 @@ mod tests {
     #[test]
     fn the_apiservers_listen_on_the_endpoint_s_port() {
         let port = |text: &str| read(text).unwrap().bind_port;
+        // Read, but said unless the VIP is load-balanced (settings.rs).
+        let other = |text: &str| read(text).unwrap().other_port.expect("another port");
         // Nothing set: kubeadm's default, and the endpoint's port agrees.
         let default = BindPort {
             port: 6443,
@@ -576,7 +585,8 @@ mod tests {
         assert_eq!(port(&(cluster("192.0.2.10:6443") + &init("0"))), default);
         // The endpoint's port differs from the apiservers': nothing would
         // answer it, and the VIP cannot change ports.
-        let msg = error(&(cluster("192.0.2.10:443") + &init("6443")));
+        assert_eq!(read(&cluster("192.0.2.10:6443")).unwrap().other_port, None);
+        let msg = other(&(cluster("192.0.2.10:443") + &init("6443")));
         assert!(
             msg.contains(
                 "controlPlaneEndpoint \"192.0.2.10:443\" in kubeadm.yaml names port 443, but \
@@ -584,14 +594,15 @@ mod tests {
             ) && msg.contains("cannot map one port to another")
                 && msg.contains(
                     "Fix: use the same port in both: controlPlaneEndpoint: \"192.0.2.10:6443\", \
-                     or set localAPIEndpoint.bindPort: 443."
+                     or set localAPIEndpoint.bindPort: 443; or add --load-balance, which spreads \
+                     VIP:443 over every master's :6443 (needs --peer)."
                 ),
             "{msg}"
         );
-        let msg = error(&cluster("[2001:db8::10]:443"));
+        let msg = other(&cluster("[2001:db8::10]:443"));
         assert!(
             msg.contains("listens on 6443 (kubeadm's default: the file sets no localAPIEndpoint.bindPort)")
-                && msg.contains("controlPlaneEndpoint: \"[2001:db8::10]:6443\", or set localAPIEndpoint.bindPort: 443 in an InitConfiguration."),
+                && msg.contains("controlPlaneEndpoint: \"[2001:db8::10]:6443\", or set localAPIEndpoint.bindPort: 443 in an InitConfiguration;"),
             "{msg}"
         );
         // A joining master's own port.
@@ -606,22 +617,22 @@ mod tests {
               localAPIEndpoint:
                 bindPort: 6443
         "#};
-        let msg = error(join);
+        let msg = other(join);
         assert!(
             msg.contains("names port 8443, but kube-apiserver listens on 6443 (controlPlane.localAPIEndpoint.bindPort there)")
-                && msg.contains("or set controlPlane.localAPIEndpoint.bindPort: 8443."),
+                && msg.contains("or set controlPlane.localAPIEndpoint.bindPort: 8443;"),
             "{msg}"
         );
         assert_eq!(
             port(&join.replace("bindPort: 6443", "bindPort: 8443")).field,
             Some("controlPlane.localAPIEndpoint.bindPort")
         );
-        let msg = error(&join.replace("    bindPort: 6443\n", ""));
+        let msg = other(&join.replace("    bindPort: 6443\n", ""));
         assert!(
             msg.contains(
                 "(kubeadm's default: the file sets no controlPlane.localAPIEndpoint.bindPort)"
             ) && msg.contains(
-                "or set controlPlane.localAPIEndpoint.bindPort: 8443 in the JoinConfiguration."
+                "or set controlPlane.localAPIEndpoint.bindPort: 8443 in the JoinConfiguration;"
             ),
             "{msg}"
         );

@@ -1,8 +1,12 @@
-//! The opt-in VRRP filter (`--vrrp-filter`): an nftables table of our
-//! own that drops VRRP (IP protocol 112) from every source but the given
-//! ones (the peers and this node), applied and removed with the `nft` CLI.
+//! kubealived's nftables tables, each its own, applied and removed with
+//! the `nft` CLI:
+//! - the opt-in VRRP filter (`--vrrp-filter`, [`ruleset`]): drops VRRP
+//!   (IP protocol 112) from every source but the given ones (the peers
+//!   and this node);
+//! - the opt-in load balancing (`--load-balance`, [`balance_ruleset`]):
+//!   new connections to VIP:PORT spread over the ready apiservers.
 
-use crate::paths::NFT_TABLE;
+use crate::paths::{NFT_BALANCE_TABLE, NFT_TABLE};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::net::IpAddr;
@@ -34,14 +38,82 @@ pub fn ruleset(from: &[IpAddr]) -> String {
     )
 }
 
+/// One balanced service: new TCP connections to `vip`:`port` go to the
+/// `backends` (each at `backend_port`) in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub vip: IpAddr,
+    pub port: u16,
+    pub backends: Vec<IpAddr>,
+    pub backend_port: u16,
+}
+
+/// The balancing table, replacing a leftover one in the same transaction.
+/// Kernel NAT, as kube-proxy's nftables mode does it: a new connection to
+/// a VIP:PORT is DNATed to the next backend (`numgen inc`: round robin),
+/// from other hosts (prerouting) and from this one (output: its kubelet);
+/// what leaves for another master is masqueraded, so the answer comes
+/// back through this node and is un-NATed. Every rule holds only while
+/// the VIP is an address of this node (`fib daddr type local`): the same
+/// table on every master balances on the holder alone, and moves with
+/// the VIP in the same instant. A service with no backends is left out
+/// (its VIP then reaches this node's own apiserver, as without balancing).
+pub fn balance_ruleset(services: &[Service]) -> String {
+    let (mut dnat, mut masq) = (String::new(), String::new());
+    for s in services.iter().filter(|s| !s.backends.is_empty()) {
+        let family = if s.vip.is_ipv4() { "ip" } else { "ip6" };
+        let map: Vec<String> = s
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!("{i} : {b} . {}", s.backend_port))
+            .collect();
+        dnat += &format!(
+            "\t\t{family} daddr {} tcp dport {} fib daddr type local counter \
+             dnat {family} to numgen inc mod {} map {{ {} }}\n",
+            s.vip,
+            s.port,
+            map.len(),
+            map.join(", ")
+        );
+        masq += &format!(
+            "\t\tmeta l4proto tcp ct status dnat ct original {family} daddr {} \
+             ct original proto-dst {} counter masquerade\n",
+            s.vip, s.port
+        );
+    }
+    let t = NFT_BALANCE_TABLE;
+    format!(
+        "table {t}\ndelete table {t}\ntable {t} {{\n\
+         \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
+         \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{dnat}\t}}\n\
+         \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{masq}\t}}\n}}\n"
+    )
+}
+
+/// Installs the balancing (atomically replacing what was there).
+pub fn apply_balance(nft: &Path, services: &[Service]) -> Result<()> {
+    run(nft, &["-f", "-"], Some(&balance_ruleset(services))).map(drop)
+}
+
 /// Installs the filter (atomically replacing a leftover one).
 pub fn apply(nft: &Path, from: &[IpAddr]) -> Result<()> {
     run(nft, &["-f", "-"], Some(&ruleset(from))).map(drop)
 }
 
-/// Removes the table; false when there was none.
+/// Removes the VRRP filter's table; false when there was none.
 pub fn remove(nft: &Path) -> Result<bool> {
-    let table: Vec<&str> = NFT_TABLE.split(' ').collect();
+    remove_table(nft, NFT_TABLE)
+}
+
+/// Removes the balancing table; false when there was none.
+pub fn remove_balance(nft: &Path) -> Result<bool> {
+    remove_table(nft, NFT_BALANCE_TABLE)
+}
+
+/// Removes `table` ("family name"); false when there was none.
+pub fn remove_table(nft: &Path, table: &str) -> Result<bool> {
+    let table: Vec<&str> = table.split(' ').collect();
     if run(nft, &[&["list", "table"][..], &table].concat(), None).is_err() {
         return Ok(false);
     }
@@ -90,6 +162,49 @@ mod tests {
         assert!(ruleset(&v6)
             .contains("\t\tip6 saddr != { 2001:db8::11 } meta l4proto 112 counter drop\n"));
         assert!(!ruleset(&v6).contains("ip saddr"));
+    }
+
+    #[test]
+    fn the_balance_dnats_the_vip_port_round_robin_only_where_the_vip_is_local() {
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        let services = [
+            Service {
+                vip: ip("192.0.2.10"),
+                port: 443,
+                backends: vec![ip("192.0.2.11"), ip("192.0.2.12"), ip("192.0.2.13")],
+                backend_port: 6443,
+            },
+            Service {
+                vip: ip("2001:db8::10"),
+                port: 443,
+                backends: vec![],
+                backend_port: 6443,
+            },
+        ];
+        let dnat = "\t\tip daddr 192.0.2.10 tcp dport 443 fib daddr type local counter dnat ip to \
+                    numgen inc mod 3 map { 0 : 192.0.2.11 . 6443, 1 : 192.0.2.12 . 6443, 2 : 192.0.2.13 . 6443 }\n";
+        assert_eq!(
+            balance_ruleset(&services),
+            format!(
+                "table inet kubealived_lb\ndelete table inet kubealived_lb\ntable inet kubealived_lb {{\n\
+                 \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
+                 \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{dnat}\t}}\n\
+                 \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+                 \t\tmeta l4proto tcp ct status dnat ct original ip daddr 192.0.2.10 ct original proto-dst 443 \
+                 counter masquerade\n\t}}\n}}\n"
+            )
+        );
+        let v6 = balance_ruleset(&[Service {
+            backends: vec![ip("2001:db8::11")],
+            ..services[1].clone()
+        }]);
+        assert!(
+            v6.contains(
+                "\t\tip6 daddr 2001:db8::10 tcp dport 443 fib daddr type local counter dnat ip6 \
+                             to numgen inc mod 1 map { 0 : 2001:db8::11 . 6443 }\n"
+            ),
+            "{v6}"
+        );
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub const KEEPALIVED_IN_IMAGE: &str = "/usr/sbin/keepalived";
 pub const NFT_IN_IMAGE: &str = "/usr/sbin/nft";
 /// The VRRP filter's own nftables table (`--vrrp-filter`), family and name.
 pub const NFT_TABLE: &str = "inet kubealived";
+/// The load balancing's own nftables table (`--load-balance`).
+pub const NFT_BALANCE_TABLE: &str = "inet kubealived_lb";
 /// Where the pod mounts the host's `/etc/kubealived` (the same path).
 pub const CONFIG_DIR_IN_POD: &str = "/etc/kubealived";
 pub const KEEPALIVED_CONF_IN_POD: &str = "/etc/kubealived/keepalived.conf";

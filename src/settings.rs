@@ -75,6 +75,16 @@ pub struct Settings {
     #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrrp_filter: Option<bool>,
+    /// Spread new connections to the VIP over every master whose apiserver is ready,
+    /// from the holder (kernel NAT; needs --peer) [default: false]
+    #[arg(long, value_name = "true|false", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balance: Option<bool>,
+    /// The port clients use at the VIP, when it is not kube-apiserver's (needs
+    /// --load-balance) [default: --apiserver-port]
+    #[arg(long, value_name = "PORT")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_port: Option<i64>,
 }
 
 /// The flags that are not settings: they read settings from files, or
@@ -122,6 +132,8 @@ impl Settings {
             agent_listen: Some("127.0.0.1:10290".into()),
             password: Some("s3cr3t".into()),
             vrrp_filter: Some(true),
+            load_balance: Some(true),
+            endpoint_port: Some(443),
         }
     }
 
@@ -475,7 +487,7 @@ fn take_endpoint(loaded: &mut Loaded, path: &Path, kubeadm: &Kubeadm) -> Result<
     match &endpoint.address {
         Address::Ip(ip) if settings.vips.is_empty() => {
             settings.vips = vec![ip.to_string()];
-            origins.note("vips", origin);
+            origins.note("vips", origin.clone());
         }
         Address::Ip(ip) => {
             if !settings
@@ -506,12 +518,26 @@ fn take_endpoint(loaded: &mut Loaded, path: &Path, kubeadm: &Kubeadm) -> Result<
         // on the host (a warning: DNS may not be set up yet).
         Address::Name(_) => {}
     }
+    // An endpoint port kube-apiserver does not listen on: only load
+    // balancing maps it to the apiservers' (loadBalance from a flag or a
+    // config file; the kubeadm config cannot say it).
+    if let (Some(why), Some(endpoint_port)) = (&kubeadm.other_port, endpoint.port) {
+        if settings.load_balance != Some(true) {
+            return Err(usage!("{why}"));
+        }
+        settings.endpoint_port = Some(i64::from(endpoint_port));
+        origins.note("endpointPort", origin.clone());
+    }
     // The port kube-apiserver listens on (the endpoint's too, where it
-    // names one: kubeadm::read made sure), and where the file says so;
-    // kubeadm's default where it does not, then only checked against.
+    // names the same one), and where the file says so; kubeadm's default
+    // where it does not, then only checked against.
     let (port, bind_field) = (kubeadm.bind_port.port, kubeadm.bind_port.field);
     let said = match (endpoint.port, bind_field) {
-        (Some(_), _) => Some((field, format!("port {port} of {field} {text:?} in {file}"))),
+        (Some(p), _) if p == port => {
+            Some((field, format!("port {port} of {field} {text:?} in {file}")))
+        }
+        (Some(_), Some(bind_field)) => Some((bind_field, format!("{bind_field} {port} in {file}"))),
+        (Some(_), None) => None,
         (None, Some(bind_field)) => Some((bind_field, format!("{bind_field} {port} in {file}"))),
         (None, None) => None,
     };
@@ -575,7 +601,8 @@ mod tests {
         assert!(
             msg.contains(
                 "use only the keys vips, interface, peers, priority, routerId, advertInterval, \
-                 vrrpVersion, apiserverPort, image, agentListen, password, vrrpFilter (see"
+                 vrrpVersion, apiserverPort, image, agentListen, password, vrrpFilter, loadBalance, \
+                 endpointPort (see"
             ),
             "{msg}"
         );
@@ -588,7 +615,7 @@ mod tests {
             .get_arguments()
             .filter_map(|a| a.get_long().map(str::to_string))
             .collect();
-        assert_eq!(Settings::keys().len(), 12);
+        assert_eq!(Settings::keys().len(), 14);
         let all = Settings {
             vips: vec!["a".into()],
             interface: Some("a".into()),
@@ -602,6 +629,8 @@ mod tests {
             agent_listen: Some("a".into()),
             password: Some("a".into()),
             vrrp_filter: Some(true),
+            load_balance: Some(true),
+            endpoint_port: Some(1),
         };
         let yaml = all.to_yaml();
         for key in Settings::keys() {
@@ -615,7 +644,7 @@ mod tests {
                 "{flag} is a config.yaml key"
             );
         }
-        assert_eq!(flags.len(), 16, "{flags:?}");
+        assert_eq!(flags.len(), 18, "{flags:?}");
         // The example shows every key, for the messages about a file's types.
         assert_eq!(Settings::example().set_keys(), Settings::keys());
     }

@@ -124,20 +124,7 @@ fn kill(pid: i32, sig: nix::sys::signal::Signal) {
 /// Masters A (192.0.2.11) and B (.12) on one veth, each with a stand-in
 /// apiserver (self-signed) in its namespace; no agent yet.
 fn two_masters(root: &Path) -> (Master, Master) {
-    openssl_self_signed(
-        &root.join("cert.pem"),
-        &root.join("key.pem"),
-        "kube-apiserver",
-    );
-    let (ns_a, ns_b) = (Netns::new(), Netns::new());
-    must(Command::new("ip").args([
-        "link", "add", "eth0", "netns", &ns_a.name, "type", "veth", "peer", "name", "eth0",
-        "netns", &ns_b.name,
-    ]));
-    for (ns, addr) in [(&ns_a, "192.0.2.11/24"), (&ns_b, "192.0.2.12/24")] {
-        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
-    }
+    let (ns_a, ns_b) = two_masters_on_a_veth(root);
     let mut a = Master::new(ns_a, root, "a");
     let mut b = Master::new(ns_b, root, "b");
     a.start_apiserver(root);

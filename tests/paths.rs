@@ -240,3 +240,18 @@ fn the_image_build_puts_the_programs_where_the_manifest_runs_them() {
     assert!(command.contains(&KEEPALIVED_CONF_IN_POD.to_string()));
     assert!(conf.contains(&format!("file \"{AGENT_RUN_DIR}/{TRACK_FILE}\"")));
 }
+
+/// The lab inspects the agent's nftables tables by the names src/paths.rs gives them.
+#[test]
+fn the_lab_names_the_agents_nftables_tables_as_paths_rs_does() {
+    let names = read("tests/lab/names.py");
+    for (key, table) in [
+        ("VRRP_TABLE", NFT_TABLE),
+        ("BALANCE_TABLE", NFT_BALANCE_TABLE),
+    ] {
+        assert!(
+            names.contains(&format!("{key} = \"{table}\"")),
+            "tests/lab/names.py's {key} is not \"{table}\" (src/paths.rs)"
+        );
+    }
+}

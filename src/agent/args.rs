@@ -83,9 +83,18 @@ pub struct AgentArgs {
     /// start, replacing a leftover one, and removed at stop
     #[arg(long = "vrrp-from", value_name = "IP")]
     pub vrrp_from: Vec<IpAddr>,
-    /// nftables' CLI, for --vrrp-from
+    /// nftables' CLI, for --vrrp-from and --balance-port
     #[arg(long, value_name = "PATH", default_value = NFT_IN_IMAGE)]
     pub nft: PathBuf,
+    /// Spread new connections to this port of the VIPs over the ready
+    /// --backend apiservers (at --apiserver-port), where this node holds
+    /// the VIP: an nftables table of its own (inet kubealived_lb), removed at stop
+    #[arg(long, value_name = "PORT", requires = "backends", value_parser = clap::value_parser!(u16).range(1..))]
+    pub balance_port: Option<u16>,
+    /// A master whose apiserver takes a share (repeatable: every master,
+    /// this one included), for --balance-port
+    #[arg(long = "backend", value_name = "IP", requires = "balance_port")]
+    pub backends: Vec<IpAddr>,
 }
 
 impl AgentArgs {

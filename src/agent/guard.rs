@@ -1,6 +1,7 @@
 //! PID 1 of the pod: a small guard process that only forwards signals,
 //! reaps, and removes the VIPs when the worker (everything else) dies for
-//! any reason, so a crash of the agent never leaves the VIP behind.
+//! any reason, so a crash of the agent never leaves the VIP behind (nor
+//! the load balancing's table).
 
 use super::args::AgentArgs;
 use super::log;
@@ -52,5 +53,8 @@ pub fn guard(args: &AgentArgs, worker: Pid, signals: SigSet) -> i32 {
         }
     }
     vips.remove_logged("exit");
+    if code != 0 && args.balance_port.is_some() {
+        super::balance::remove(args, "the worker died");
+    }
     code
 }

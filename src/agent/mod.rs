@@ -26,10 +26,13 @@
 //!   the VIPs are gone before the agent exits.
 //! - With `--vrrp-from` (install's `--vrrp-filter`), an nftables table
 //!   drops VRRP from any other source while the agent runs ([`crate::nft`]).
+//! - [`balance`]: with `--balance-port` (install's `--load-balance`),
+//!   new connections to the VIP spread over the ready masters.
 //! - [`server`]: `/status`, `/metrics` and `/healthz`; [`client`]: what
 //!   `kubealived status` asks it with.
 
 pub mod args;
+pub mod balance;
 pub mod check;
 pub mod client;
 pub mod guard;
@@ -131,6 +134,9 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
         }
     }
 
+    if let Some(port) = args.balance_port {
+        balance::start(args, port)?;
+    }
     {
         let (state, track, args) = (state.clone(), track.clone(), args.clone());
         thread::Builder::new()
@@ -175,6 +181,9 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
         if let Err(e) = nft::remove(&args.nft) {
             log(format!("cannot remove the VRRP filter: {e:#}"));
         }
+    }
+    if args.balance_port.is_some() {
+        balance::remove(args, "exit");
     }
     let _ = std::fs::remove_file(track.path());
     Ok(())

@@ -1188,6 +1188,71 @@ fn the_apiserver_port_must_be_the_kubeadm_bind_port() {
     );
 }
 
+/// Issue 22: --load-balance needs the peers, gives the agent the VIP's
+/// port and every master as backends, is saved, and alone lets the
+/// endpoint's port (443) differ from the apiservers' (6443).
+#[test]
+fn load_balancing_is_opt_in_and_maps_the_endpoint_port_to_the_apiservers() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = &dir.path().join("root");
+    let agent = |r: &Path| {
+        let manifest = std::fs::read(r.join(MANIFEST)).unwrap();
+        super::uninstall::agent_args(&manifest).expect("the manifest runs the agent")
+    };
+    let kubeadm = file(
+        dir.path(),
+        "443.yaml",
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n\
+         controlPlaneEndpoint: \"192.0.2.10:443\"\n---\n\
+         apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n\
+         localAPIEndpoint:\n  bindPort: 6443\n",
+    );
+    let msg = usage_error(
+        r,
+        &["install", "--kubeadm-config", &kubeadm, "--load-balance"],
+    );
+    assert!(
+        msg.starts_with("--load-balance spreads the API over the masters, and none are listed"),
+        "{msg}"
+    );
+    assert!(!r.join(CONFIG_DIR).exists());
+    let peers = [
+        "--peer",
+        "192.0.2.11",
+        "--peer",
+        "192.0.2.12",
+        "--peer",
+        "192.0.2.13",
+    ];
+    ok(
+        r,
+        &[
+            &["install", "--kubeadm-config", &kubeadm, "--load-balance"][..],
+            &peers[..],
+        ]
+        .concat(),
+    );
+    let a = agent(r);
+    assert_eq!(a.balance_port, Some(443));
+    assert_eq!(a.apiserver_port, 6443);
+    let backends: Vec<String> = a.backends.iter().map(|ip| ip.to_string()).collect();
+    assert_eq!(backends, ["192.0.2.11", "192.0.2.12", "192.0.2.13"]);
+    let s = saved(r);
+    assert!(
+        s.contains("\nloadBalance: true\n") && s.contains("\nendpointPort: 443\n"),
+        "{s}"
+    );
+    // Off again: the endpoint's port can no longer be served.
+    let msg = usage_error(r, &["install", "--load-balance=false"]);
+    assert!(msg.contains("a VIP alone cannot change ports"), "{msg}");
+    ok(
+        r,
+        &["install", "--load-balance=false", "--unset", "endpointPort"],
+    );
+    assert_eq!(agent(r).balance_port, None);
+    assert!(agent(r).backends.is_empty());
+}
+
 /// Issue 21, point 5: --vrrp-filter gives the agent every listed master
 /// (and this node) as the sources it accepts VRRP from, is saved, needs
 /// unicast peers, and without it nothing changes.

@@ -20,7 +20,7 @@ use crate::agent::vips::Vips;
 use crate::error::usage;
 use crate::host::Host;
 use crate::node::own_addresses;
-use crate::paths::{read_optional, MANIFEST, NFT_TABLE, OWNED_FILES};
+use crate::paths::{read_optional, MANIFEST, NFT_BALANCE_TABLE, NFT_TABLE, OWNED_FILES};
 use crate::render::manifest;
 use crate::write;
 use anyhow::Result;
@@ -73,7 +73,8 @@ pub fn run(args: &UninstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result
         .as_deref()
         .and_then(agent_args);
     let vips = agent.as_ref().map(AgentArgs::vips);
-    let filter = agent.is_some_and(|a| !a.vrrp_from.is_empty());
+    let filter = agent.as_ref().is_some_and(|a| !a.vrrp_from.is_empty());
+    let balance = agent.as_ref().is_some_and(|a| a.balance_port.is_some());
     write::sweep_temp_files(&root)?;
     let mut removed = 0;
     for relative in OWNED_FILES.iter().rev() {
@@ -88,7 +89,8 @@ pub fn run(args: &UninstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result
     if let Some(vips) = vips {
         let_go(&vips, host, Duration::from_secs(args.wait), out)?;
     }
-    remove_vrrp_filter(host, filter, out)?;
+    remove_nft_table(host, NFT_TABLE, "the VRRP filter", filter, out)?;
+    remove_nft_table(host, NFT_BALANCE_TABLE, "the load balancing", balance, out)?;
     if removed == 0 {
         writeln!(
             out,
@@ -110,20 +112,23 @@ pub(super) fn agent_args(manifest: &[u8]) -> Option<AgentArgs> {
     }
 }
 
-/// A pod killed hard leaves its VRRP filter (an nftables table) behind:
-/// removed with this host's `nft`, best effort. A failure is reported
-/// only when the manifest had the filter on (`asked`).
-fn remove_vrrp_filter(host: &dyn Host, asked: bool, out: &mut dyn Write) -> Result<()> {
-    match host.remove_vrrp_filter() {
-        Ok(true) => writeln!(
-            out,
-            "removed   the VRRP filter (nftables table {NFT_TABLE})"
-        )?,
+/// A pod killed hard leaves its nftables tables (the VRRP filter's, the
+/// load balancing's) behind: removed with this host's `nft`, best effort.
+/// A failure is reported only when the manifest had that table on (`asked`).
+fn remove_nft_table(
+    host: &dyn Host,
+    table: &str,
+    what: &str,
+    asked: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    match host.remove_nft_table(table) {
+        Ok(true) => writeln!(out, "removed   {what} (nftables table {table})")?,
         Ok(false) => {}
         Err(e) if asked => writeln!(
             out,
-            "warning   the VRRP filter (nftables table {NFT_TABLE}) may be left: {e:#}; \
-             a pod that stopped cleanly removed it (`nft delete table {NFT_TABLE}` does)"
+            "warning   {what} (nftables table {table}) may be left: {e:#}; \
+             a pod that stopped cleanly removed it (`nft delete table {table}` does)"
         )?,
         Err(_) => {}
     }

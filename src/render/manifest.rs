@@ -69,6 +69,15 @@ fn command(node: &Node) -> Vec<String> {
             cmd.extend(["--vrrp-from".into(), ip.to_string()]);
         }
     }
+    // The balancing's backends: every master as listed, and this node.
+    if let Some(balance) = node.config.balance {
+        cmd.extend(["--balance-port".into(), balance.port.to_string()]);
+        let mut backends = node.config.peers.clone();
+        backends.extend(node.unicast_src.filter(|ip| !backends.contains(ip)));
+        for ip in backends {
+            cmd.extend(["--backend".into(), ip.to_string()]);
+        }
+    }
     cmd
 }
 

@@ -190,6 +190,17 @@ pub fn spawn_ready(cmd: &mut Command) -> std::process::Child {
 /// `dir/kube-apiserver.yaml` as kubeadm's manifest (none unless the test
 /// writes them: never this machine's); its output goes to `dir/agent.log`.
 pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process::Child {
+    spawn_agent_with(ns, bin, dir, vip, &[])
+}
+
+/// [`spawn_agent`], with more of the agent's arguments.
+pub fn spawn_agent_with(
+    ns: &Netns,
+    bin: &str,
+    dir: &Path,
+    vip: &str,
+    extra: &[&str],
+) -> std::process::Child {
     let out = must(ns.exec(bin).args([
         "render",
         "--keepalived-conf",
@@ -216,6 +227,7 @@ pub fn spawn_agent(ns: &Netns, bin: &str, dir: &Path, vip: &str) -> std::process
         .arg(dir.join("ca.crt"))
         .arg("--apiserver-manifest")
         .arg(dir.join("kube-apiserver.yaml"))
+        .args(extra)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
@@ -333,4 +345,25 @@ pub fn https_server(
             .arg(cert)
             .arg(key),
     ))
+}
+
+/// Two masters' namespaces, A (192.0.2.11/24) and B (.12/24), joined by a
+/// veth named eth0 on both sides, and a self-signed certificate for their
+/// stand-in apiservers (`cert.pem`, `key.pem` in `root`).
+pub fn two_masters_on_a_veth(root: &Path) -> (Netns, Netns) {
+    openssl_self_signed(
+        &root.join("cert.pem"),
+        &root.join("key.pem"),
+        "kube-apiserver",
+    );
+    let (a, b) = (Netns::new(), Netns::new());
+    must(Command::new("ip").args([
+        "link", "add", "eth0", "netns", &a.name, "type", "veth", "peer", "name", "eth0", "netns",
+        &b.name,
+    ]));
+    for (ns, addr) in [(&a, "192.0.2.11/24"), (&b, "192.0.2.12/24")] {
+        ns.ip(&["addr", "add", addr, "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+    }
+    (a, b)
 }

@@ -10,7 +10,10 @@ says how it behaves:
   go elsewhere); the test kills the process when the delay is over;
 - "hang": connections are accepted and requests never answered.
 
-    python3 apiserver.py CERT KEY HEALTH_FILE
+GET /name answers NAME (default: empty), so a test can tell which of
+several stand-ins a connection reached.
+
+    python3 apiserver.py CERT KEY HEALTH_FILE [NAME]
 """
 import http.server
 import socket
@@ -35,6 +38,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         while m == "hang":
             time.sleep(0.2)
             m = mode()
+        if self.path == "/name":
+            body = NAME.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path == "/livez":
             healthy = m in ("ok", "graceful")
         elif self.path == "/readyz":
@@ -76,6 +86,7 @@ class DualStackServer(http.server.ThreadingHTTPServer):
 
 if __name__ == "__main__":
     cert, key, HEALTH = sys.argv[1], sys.argv[2], sys.argv[3]
+    NAME = sys.argv[4] if len(sys.argv) > 4 else ""
     CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     CTX.load_cert_chain(cert, key)
     server = DualStackServer(("::", 6443), Handler)

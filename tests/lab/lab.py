@@ -412,7 +412,8 @@ class Lab:
         health = self._file(i, "health")
         health.write_text("ok" if healthy else "fail")
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns(i), sys.executable, "-u", str(HERE / "apiserver.py"),
-                                 str(self._dir / "cert.pem"), str(self._dir / "key.pem"), str(health)],
+                                 str(self._dir / "cert.pem"), str(self._dir / "key.pem"), str(health),
+                                 f"master{i}"],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         self.apiservers[i] = proc

@@ -14,6 +14,8 @@ CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"  # and the cluster CA (FileOrCreate: n
 IMAGE_BINARY = "/usr/local/bin/kubealived"  # where keepalived's check runs it
 POD = "kubealived"  # the manifest's metadata.name
 CONTAINER = "keepalived"  # the pod's container
+VRRP_TABLE = "inet kubealived"  # the agent's nftables tables: its VRRP filter
+BALANCE_TABLE = "inet kubealived_lb"  # and its load balancing
 
 # the lab's addresses
 VIP4 = "192.0.2.10"

@@ -22,7 +22,7 @@ import signal
 import time
 
 from machine import sh, stop
-from names import VIP4, addr4, addr6
+from names import VRRP_TABLE as TABLE, VIP4, addr4, addr6
 
 ROGUE4, ROGUE6 = "192.0.2.66", "2001:db8::66"
 ROUTER_ID = VIP4.rsplit(".", 1)[1]  # kubealived's default: the VIP's last byte
@@ -30,7 +30,6 @@ ROGUE_FOR = 3.0  # s of rogue adverts (10 adverts at 0.3 s)
 ADVERT = 0.3  # s, the masters' advert interval
 TAKEN_WITHIN = 1.0  # s: the holder yields at once to a higher-priority advert
 FILTERED_FOR = 20.0  # s of rogue against the filter (unfiltered: moves in 3 of 9 3-s runs)
-TABLE = "inet kubealived"  # the agent's VRRP filter
 
 
 def start_rogue(L, source=None, peers=(), priority=255, advert=0.3):

@@ -90,6 +90,15 @@ impl Master {
         text(&out.stdout).contains(&format!(": {backend}"))
     }
 
+    /// The agent's `/status` (YAML), from inside its namespace.
+    fn status(&self) -> String {
+        let out = must(self.ns.exec("python3").args([
+            "-c",
+            "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:10290/status', timeout=2).read().decode())",
+        ]));
+        text(&out.stdout)
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
     }
@@ -177,6 +186,13 @@ fn the_holder_spreads_new_connections_over_the_ready_masters() {
     });
     println!("a red backend left the table after {took:?}");
     assert!(took <= Duration::from_millis(300), "{took:?}");
+    // What `kubealived status` shows of it.
+    let status = a.status();
+    assert!(
+        status.contains("sendingTo:\n  - 192.0.2.11\n")
+            && status.contains("address: 192.0.2.12\n    ready: false\n"),
+        "{status}"
+    );
     assert_eq!(count(&b.ask(20), "a"), 20);
     b.set_health("ok");
     wait_for("B back in A's table", Duration::from_secs(2), || {

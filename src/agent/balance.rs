@@ -10,10 +10,11 @@
 
 use super::args::AgentArgs;
 use super::health::{Checker, Hysteresis};
+use super::state::State;
 use crate::nft::{self, Service};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Instant;
 
@@ -47,26 +48,33 @@ pub fn services(vips: &[IpAddr], port: u16, ready: &[IpAddr], backend_port: u16)
         .collect()
 }
 
-/// Starts the checks and the table's keeper; returns at once.
-pub fn start(args: &AgentArgs, port: u16) -> std::io::Result<()> {
+/// Starts the checks and the table's keeper, which report to `state`
+/// (`/status`, `/metrics`); returns at once.
+pub fn start(args: &AgentArgs, port: u16, state: &Arc<State>) -> std::io::Result<()> {
+    state.balance_started(port, &args.backends);
     let (tx, rx) = mpsc::channel::<(IpAddr, bool)>();
     for backend in args.backends.clone() {
-        let (args, tx) = (args.clone(), tx.clone());
+        let (args, tx, state) = (args.clone(), tx.clone(), state.clone());
         thread::Builder::new()
             .name(format!("backend {backend}"))
-            .spawn(move || check_backend(&args, backend, &tx))?;
+            .spawn(move || check_backend(&args, backend, &tx, &state))?;
     }
-    let args = args.clone();
+    let (args, state) = (args.clone(), state.clone());
     let vips: Vec<IpAddr> = args.vips.iter().map(|(ip, _)| *ip).collect();
     thread::Builder::new()
         .name("balance".into())
-        .spawn(move || keep_table(&args, &vips, port, &rx))?;
+        .spawn(move || keep_table(&args, &vips, port, &rx, &state))?;
     Ok(())
 }
 
 /// One backend's checks, forever: its readiness after hysteresis, sent
 /// whenever it changes.
-fn check_backend(args: &AgentArgs, backend: IpAddr, tx: &mpsc::Sender<(IpAddr, bool)>) {
+fn check_backend(
+    args: &AgentArgs,
+    backend: IpAddr,
+    tx: &mpsc::Sender<(IpAddr, bool)>,
+    state: &State,
+) {
     let mut checker = Checker::new(args.timeout(), args.apiserver_ca.clone());
     let mut hysteresis = Hysteresis::new(args.fall, args.rise, args.patience());
     let url = format!(
@@ -86,6 +94,8 @@ fn check_backend(args: &AgentArgs, backend: IpAddr, tx: &mpsc::Sender<(IpAddr, b
                 Err(f) if !ready => log(format!("{backend} not ready, no new connections: {f}")),
                 Err(_) => {}
             }
+            let error = result.as_ref().err().map(ToString::to_string);
+            state.backend_changed(backend, ready, error);
             if tx.send((backend, ready)).is_err() {
                 return;
             }
@@ -99,7 +109,13 @@ fn check_backend(args: &AgentArgs, backend: IpAddr, tx: &mpsc::Sender<(IpAddr, b
 /// the VIP reaches this node's apiserver, as without balancing), then at
 /// every change. A failed apply is logged and tried again at the next
 /// change or after a second.
-fn keep_table(args: &AgentArgs, vips: &[IpAddr], port: u16, rx: &mpsc::Receiver<(IpAddr, bool)>) {
+fn keep_table(
+    args: &AgentArgs,
+    vips: &[IpAddr],
+    port: u16,
+    rx: &mpsc::Receiver<(IpAddr, bool)>,
+    state: &State,
+) {
     let mut ready: BTreeMap<IpAddr, bool> = BTreeMap::new();
     let mut applied: Option<Vec<IpAddr>> = None;
     loop {
@@ -112,11 +128,15 @@ fn keep_table(args: &AgentArgs, vips: &[IpAddr], port: u16, rx: &mpsc::Receiver<
                         "new connections to port {port} of the VIP go to [{}]",
                         list.join(", ")
                     ));
+                    state.balance_applied(Ok(&now));
                     applied = Some(now);
                 }
-                Err(e) => log(format!(
-                    "error: cannot apply the table, tried again in 1 s: {e:#}"
-                )),
+                Err(e) => {
+                    log(format!(
+                        "error: cannot apply the table, tried again in 1 s: {e:#}"
+                    ));
+                    state.balance_applied(Err(format!("{e:#}")));
+                }
             }
         }
         match rx.recv_timeout(std::time::Duration::from_secs(1)) {

@@ -21,6 +21,9 @@ pub struct Metrics {
     restarts: Counter,
     keepalived_up: Gauge,
     denied: Gauge,
+    backend_ready: Family<Vec<(String, String)>, Gauge>,
+    balance_backends: Gauge,
+    balance_apply_errors: Counter,
 }
 
 impl Metrics {
@@ -75,6 +78,25 @@ impl Metrics {
             "1 while the apiserver answers /readyz with 401 or 403: this node can never count as ready",
             denied.clone(),
         );
+        let backend_ready = Family::<Vec<(String, String)>, Gauge>::default();
+        registry.register(
+            "backend_ready",
+            "Load balancing: 1 when a backend's /readyz counts as healthy (after hysteresis), \
+             so that new connections to the VIP may go to it",
+            backend_ready.clone(),
+        );
+        let balance_backends = Gauge::default();
+        registry.register(
+            "balance_backends",
+            "Load balancing: the backends the table sends new connections to now",
+            balance_backends.clone(),
+        );
+        let balance_apply_errors = Counter::default();
+        registry.register(
+            "balance_apply_errors",
+            "Load balancing: failed applies of the nftables table",
+            balance_apply_errors.clone(),
+        );
         for r in Role::ALL {
             role.get_or_create(&label("role", r)).set(0);
         }
@@ -89,6 +111,27 @@ impl Metrics {
             restarts,
             keepalived_up,
             denied,
+            backend_ready,
+            balance_backends,
+            balance_apply_errors,
+        }
+    }
+
+    pub fn backend_ready(&self, backend: std::net::IpAddr, ready: bool) {
+        self.backend_ready
+            .get_or_create(&vec![("backend".to_string(), backend.to_string())])
+            .set(i64::from(ready));
+    }
+
+    /// The table applied with this many backends, or not (None).
+    pub fn balance_applied(&self, backends: Option<usize>) {
+        match backends {
+            Some(n) => {
+                self.balance_backends.set(n as i64);
+            }
+            None => {
+                self.balance_apply_errors.inc();
+            }
         }
     }
 

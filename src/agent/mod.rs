@@ -135,7 +135,7 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
     }
 
     if let Some(port) = args.balance_port {
-        balance::start(args, port)?;
+        balance::start(args, port, &state)?;
     }
     {
         let (state, track, args) = (state.clone(), track.clone(), args.clone());

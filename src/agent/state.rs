@@ -6,6 +6,7 @@ use super::metrics::Metrics;
 use super::notify::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -75,6 +76,34 @@ pub struct StatusReport {
     /// This node then counts as not ready.
     #[serde(default)]
     pub vip_refused: Option<String>,
+    /// With load balancing (`--balance-port`): the backends, and where new
+    /// connections to the VIP go.
+    #[serde(default)]
+    pub balance: Option<Balance>,
+}
+
+/// Load balancing as the agent keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Balance {
+    /// The VIP's port that is spread.
+    pub port: u16,
+    /// Every backend, this node included, in address order.
+    pub backends: Vec<Backend>,
+    /// The backends the table sends new connections to, as last applied.
+    pub sending_to: Vec<String>,
+    /// Why the table could not be applied, until it is.
+    pub table_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Backend {
+    pub address: String,
+    /// Its /readyz after hysteresis, as this node's own.
+    pub ready: bool,
+    /// Its last failed check, while it is not ready.
+    pub error: Option<String>,
 }
 
 /// keepalived's runs, to tell a restart loop from one crash.
@@ -169,6 +198,7 @@ impl State {
                     apiserver_denied: None,
                     keepalived_restart_loop: None,
                     vip_refused: None,
+                    balance: None,
                 },
                 transitions: VecDeque::new(),
                 heartbeat: Instant::now(),
@@ -279,6 +309,63 @@ impl State {
     /// `--bind-address`), or None.
     pub fn vip_refused(&self, why: Option<String>) {
         self.lock().report.vip_refused = why;
+    }
+
+    /// Load balancing starts: every backend not ready yet, nothing applied.
+    pub fn balance_started(&self, port: u16, backends: &[IpAddr]) {
+        let mut sorted = backends.to_vec();
+        sorted.sort();
+        self.lock().report.balance = Some(Balance {
+            port,
+            backends: sorted
+                .iter()
+                .map(|b| Backend {
+                    address: b.to_string(),
+                    ready: false,
+                    error: None,
+                })
+                .collect(),
+            sending_to: Vec::new(),
+            table_error: None,
+        });
+        for b in &sorted {
+            self.metrics.backend_ready(*b, false);
+        }
+    }
+
+    /// A backend's readiness changed (`error`: its last failed check).
+    pub fn backend_changed(&self, backend: IpAddr, ready: bool, error: Option<String>) {
+        let mut inner = self.lock();
+        let address = backend.to_string();
+        if let Some(b) = inner
+            .report
+            .balance
+            .as_mut()
+            .and_then(|bal| bal.backends.iter_mut().find(|b| b.address == address))
+        {
+            b.ready = ready;
+            b.error = if ready { None } else { error };
+        }
+        self.metrics.backend_ready(backend, ready);
+    }
+
+    /// The table applied (the backends it sends to), or why it was not.
+    pub fn balance_applied(&self, result: Result<&[IpAddr], String>) {
+        let mut inner = self.lock();
+        let Some(bal) = inner.report.balance.as_mut() else {
+            return;
+        };
+        match result {
+            Ok(to) => {
+                bal.sending_to = to.iter().map(IpAddr::to_string).collect();
+                bal.table_error = None;
+                self.metrics.balance_applied(Some(to.len()));
+            }
+            Err(e) => {
+                bal.table_error = Some(e);
+                self.metrics.balance_applied(None);
+            }
+        }
     }
 
     /// What the check now verifies of the apiserver's certificate.

@@ -10,7 +10,7 @@
 //! packaged image, the agent not answering); 2 for bad arguments.
 
 use super::{vrrp_summary, Rendered, RootArgs};
-use crate::agent::state::StatusReport;
+use crate::agent::state::{Balance, StatusReport};
 use crate::agent::target;
 use crate::error::is_usage;
 use crate::host::Host;
@@ -371,6 +371,40 @@ pub fn gather(root: &Root, host: &dyn Host) -> Result<Status> {
     })
 }
 
+/// Load balancing: where new connections go, each backend not ready and
+/// why, a table that cannot be applied.
+fn balance_lines(b: &Balance) -> Vec<String> {
+    let ready = b.backends.iter().filter(|b| b.ready).count();
+    let mut lines = vec![format!(
+        "{:<16} new connections to the VIP's port {} go to {} ({ready} of {} backends ready; \
+         only while this node holds the VIP)",
+        "balance",
+        b.port,
+        if b.sending_to.is_empty() {
+            "this node's apiserver alone".to_string()
+        } else {
+            b.sending_to.join(", ")
+        },
+        b.backends.len()
+    )];
+    for backend in b.backends.iter().filter(|b| !b.ready) {
+        lines.push(format!(
+            "{:<16} {} not ready{}",
+            "backend",
+            backend.address,
+            backend
+                .error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(e) = &b.table_error {
+        lines.push(format!("{:<16} cannot be applied: {e}", "balance table"));
+    }
+    lines
+}
+
 /// What the agent's report says is wrong, each with its fix.
 pub fn agent_problems(r: &StatusReport) -> Vec<String> {
     let mut problems = Vec::new();
@@ -386,6 +420,14 @@ pub fn agent_problems(r: &StatusReport) -> Vec<String> {
         problems.push(format!(
             "{why}: this node counts as not ready, so a master that serves the VIP takes it.\nFix: {}.",
             target::bind_fix(APISERVER_MANIFEST_IN_POD)
+        ));
+    }
+    if let Some(e) = r.balance.as_ref().and_then(|b| b.table_error.as_ref()) {
+        problems.push(format!(
+            "the load-balancing table cannot be applied ({e}): new connections to the VIP may \
+             still go to a backend that is down.\nFix: the pod's log says why nft refused it \
+             (the pod needs NET_ADMIN, and the kernel nftables' nat support); `sudo kubealived \
+             uninstall` removes the table."
         ));
     }
     if let Some(why) = &r.keepalived_restart_loop {
@@ -571,6 +613,9 @@ pub fn agent_lines(r: &StatusReport) -> Vec<String> {
     if let Some(what) = &r.apiserver_certificate {
         lines.push(format!("{:<16} {what}", "apiserver cert"));
     }
+    if let Some(b) = &r.balance {
+        lines.extend(balance_lines(b));
+    }
     for t in r.transitions.iter().rev() {
         lines.push(format!(
             "{:<16} {} -> {} {}",
@@ -635,6 +680,7 @@ mod agent_tests {
             apiserver_denied: None,
             keepalived_restart_loop: None,
             vip_refused: None,
+            balance: None,
         };
         let lines = agent_lines(&r);
         assert_eq!(
@@ -648,6 +694,62 @@ mod agent_tests {
         assert_eq!(lines[2], "keepalived       running, restarted 1 times");
         assert_eq!(lines[3], "transition       BACKUP -> MASTER 10.0 s ago");
         assert_eq!(lines[4], "transition       UNKNOWN -> BACKUP 90.0 s ago");
+    }
+
+    /// Load balancing in the report: where new connections go, each
+    /// backend that is not ready and why, its own key in `-o json`, its
+    /// metrics; a table that cannot be applied is a problem with its fix.
+    #[test]
+    fn load_balancing_says_where_new_connections_go_and_which_backends_are_out() {
+        let ip = |a: &str| a.parse::<std::net::IpAddr>().unwrap();
+        let state = State::new();
+        assert_eq!(state.report().balance, None);
+        state.balance_started(
+            6443,
+            &[ip("192.0.2.13"), ip("192.0.2.11"), ip("192.0.2.12")],
+        );
+        for (b, ready, error) in [
+            ("192.0.2.11", true, None),
+            ("192.0.2.12", true, None),
+            ("192.0.2.13", false, Some("connection refused".to_string())),
+        ] {
+            state.backend_changed(ip(b), ready, error);
+        }
+        state.balance_applied(Ok(&[ip("192.0.2.11"), ip("192.0.2.12")]));
+        let r = state.report();
+        let lines = agent_lines(&r);
+        for line in [
+            "balance          new connections to the VIP's port 6443 go to 192.0.2.11, \
+             192.0.2.12 (2 of 3 backends ready; only while this node holds the VIP)",
+            "backend          192.0.2.13 not ready: connection refused",
+        ] {
+            assert!(lines.contains(&line.to_string()), "{line}\n{lines:#?}");
+        }
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["balance"]["sendingTo"],
+            serde_json::json!(["192.0.2.11", "192.0.2.12"])
+        );
+        assert!(agent_problems(&r).is_empty());
+        let text = state.metrics_text();
+        for metric in [
+            "kubealived_backend_ready{backend=\"192.0.2.11\"} 1",
+            "kubealived_backend_ready{backend=\"192.0.2.13\"} 0",
+            "kubealived_balance_backends 2",
+        ] {
+            assert!(text.contains(metric), "{metric}\n{text}");
+        }
+
+        state.balance_applied(Err("nft: Operation not permitted".into()));
+        let problems = agent_problems(&state.report());
+        assert!(
+            problems[0].starts_with(
+                "the load-balancing table cannot be applied (nft: Operation not permitted)"
+            ),
+            "{problems:?}"
+        );
+        assert!(state
+            .metrics_text()
+            .contains("kubealived_balance_apply_errors_total 1"));
     }
 
     /// kube-apiserver bound to the node's address: a line, a key of its

@@ -1,6 +1,6 @@
 //! The container image (packaging/container/build) and what install does
 //! with it: built twice to the same bytes, nothing in it but keepalived,
-//! its libraries and kubealived; keepalived runs in it and takes a VIP in a
+//! nft, their libraries and kubealived; keepalived runs in it and takes a VIP in a
 //! network namespace (podman with runc); install imports it into a real
 //! containerd (Debian's, started here with its own socket and state) and
 //! into CRI-O's containers-storage (real podman), and status reports it.
@@ -146,6 +146,8 @@ fn the_image_is_reproducible_and_holds_keepalived_its_libraries_and_kubealived_o
     let names: BTreeSet<&str> = rootfs.iter().map(|f| f.0.as_str()).collect();
     for needed in [
         "usr/sbin/keepalived",
+        "usr/sbin/nft",
+        "var/lib/dpkg/status.d/nftables",
         "usr/local/bin/kubealived",
         "etc/passwd",
         "etc/group",
@@ -162,6 +164,7 @@ fn the_image_is_reproducible_and_holds_keepalived_its_libraries_and_kubealived_o
         let allowed = name.ends_with('/')
             || [
                 "usr/sbin/keepalived",
+                "usr/sbin/nft",
                 "usr/local/bin/kubealived",
                 "etc/passwd",
                 "etc/group",
@@ -171,7 +174,7 @@ fn the_image_is_reproducible_and_holds_keepalived_its_libraries_and_kubealived_o
             || name.starts_with("var/lib/dpkg/status.d/")
             || (name.contains(".so") && (name.starts_with("lib") || name.starts_with("usr/lib/")));
         assert!(allowed, "the image holds {name}, which nothing needs");
-        if name.contains(".so") || name == "usr/sbin/keepalived" {
+        if name.contains(".so") || name == "usr/sbin/keepalived" || name == "usr/sbin/nft" {
             assert_eq!(&data[..4], b"\x7fELF", "{name} is not an ELF file");
             assert_eq!(mode & 0o022, 0, "{name} is writable by others");
         }
@@ -301,6 +304,19 @@ fn keepalived_checks_and_runs_in_the_image_and_takes_the_vip() {
     assert!(
         !said.to_lowercase().contains("warning"),
         "keepalived -t warned: {said}"
+    );
+    // nft, which the agent runs for --vrrp-from and --load-balance, runs in
+    // the image with the pod's capability (it once was not there at all).
+    let nft = run(podman
+        .cmd(Some(&ns))
+        .args(["run", "--rm", "--network", "host"])
+        .args(["--cap-drop", "all", "--cap-add", "NET_ADMIN", IMAGE])
+        .args(["/usr/sbin/nft", "list", "ruleset"]));
+    assert!(
+        nft.status.success(),
+        "nft in the image: {}{}",
+        text(&nft.stdout),
+        text(&nft.stderr)
     );
 
     // A real run with the pod's capabilities and the manifest's command

@@ -8,8 +8,9 @@
 
 `build` takes a directory where Debian packages were extracted (keepalived
 and its dependencies, see packaging/container/build) and keeps only what runs:
-/usr/sbin/keepalived, the kubealived binary, exactly the shared libraries the
-dynamic loader resolves for the two (and the loader), the two files
+/usr/sbin/keepalived, /usr/sbin/nft (the agent's VRRP filter and load
+balancing), the kubealived binary, exactly the shared libraries the
+dynamic loader resolves for the three (and the loader), the two files
 keepalived's `script_user root` looks up (/etc/passwd, /etc/group), empty
 /run and /tmp, and one dpkg status file per Debian package a file came from,
 so image scanners see the packages and their versions. No shell, no `ip`.
@@ -36,6 +37,7 @@ import sys
 import tarfile
 
 KEEPALIVED = "usr/sbin/keepalived"
+NFT = "usr/sbin/nft"  # the agent's VRRP filter (--vrrp-from) and load balancing
 KUBEALIVED = "usr/local/bin/kubealived"
 RECORD = "usr/share/kubealived/debian-packages.txt"
 LABEL_PACKAGES = "io.github.kubealived.debian.packages"
@@ -266,7 +268,7 @@ def build(args):
     native = subprocess.run(["dpkg", "--print-architecture"], check=True,
                             capture_output=True, text=True).stdout.strip()
     emulator = [] if args.arch == native else [EMULATORS[args.arch]]
-    binaries = {KEEPALIVED: os.path.join(stage, KEEPALIVED), KUBEALIVED: args.bin}
+    binaries = {KEEPALIVED: os.path.join(stage, KEEPALIVED), NFT: os.path.join(stage, NFT), KUBEALIVED: args.bin}
     loader = interpreter(binaries[KEEPALIVED])
     if not loader:
         die("keepalived is not dynamically linked?")
@@ -288,9 +290,10 @@ def build(args):
         if not pkg:
             die(f"{path}: no extracted package ships {inside}")
         used.add(pkg)
-    with open(binaries[KEEPALIVED], "rb") as f:
-        layer.file(KEEPALIVED, f.read(), 0o755)
-    used.add(owner["/" + KEEPALIVED])
+    for path in (KEEPALIVED, NFT):
+        with open(binaries[path], "rb") as f:
+            layer.file(path, f.read(), 0o755)
+        used.add(owner["/" + path])
     # Root-owned, writable by root only: keepalived's script security
     # refuses a health-check binary that anyone else could change.
     with open(args.bin, "rb") as f:

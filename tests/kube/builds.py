@@ -62,8 +62,12 @@ def kubealived_binary():
 def kubealived_image_archive(binary):
     """The kubealived image archive as the packages ship it:
     packaging/container/build (from Debian packages, no registry), under its
-    default name. Cached by the binary's digest."""
-    digest = hashlib.sha256(binary.read_bytes()).hexdigest()[:16]
+    default name. Cached by the digest of the binary and of the scripts
+    that build the image."""
+    h = hashlib.sha256(binary.read_bytes())
+    for script in ("packaging/container/build", "packaging/container/image.py"):
+        h.update((REPO / script).read_bytes())
+    digest = h.hexdigest()[:16]
     archive = CACHE / f"kubealived-image-{digest}.oci.tar"
     if not archive.exists():
         for old in CACHE.glob("kubealived-image-*"):

@@ -17,6 +17,7 @@ from watch import READY, GoClient
 EVERY = "20ms"
 SETTLE_S = 600  # kubelet's crash-loop back-off can hold an apiserver for minutes
 BACKOFF_S = 330  # kubelet's crash-loop back-off tops out at 300 s
+SPREAD_FRESH = 300
 STABLE_S = 5  # more than VRRP's master-down interval (3 adverts and a skew)
 
 
@@ -31,13 +32,35 @@ def _settle(cluster):
     return cluster.holding()[0]
 
 
+def _freezer(pid):
+    """The cgroup v1 freezer directory of pid's cgroup."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "freezer" in controllers.split(","):
+            return Path("/sys/fs/cgroup/freezer" + path)
+    raise RuntimeError(f"pid {pid} has no freezer cgroup")
+
+
 def _kill(node, names):
+    """SIGKILL every process of node named names at one instant: their
+    cgroups frozen, each killed, then thawed, so that none of them sees
+    another die first (keepalived gets SIGTERM when its parent dies, and
+    would then tell its peers it is going: not a crash)."""
     pids = node.pids_named(names)
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    groups = {_freezer(p) for p in pids}
+    try:
+        for g in groups:
+            (g / "freezer.state").write_text("FROZEN")
+        for g in groups:
+            wait(f"{g} frozen", lambda: (g / "freezer.state").read_text().strip() == "FROZEN", 10, 0.01)
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    finally:
+        for g in groups:
+            (g / "freezer.state").write_text("THAWED")
     return len(pids)
 
 
@@ -81,7 +104,7 @@ def apiserver_killed(cluster, design):
 
 
 def vip_pod_killed(cluster, design):
-    """Every process of the holder's VIP pod SIGKILLed. The address stays on
+    """Every process of the holder's VIP pod SIGKILLed at once. The address stays on
     the holder's interface until a restarted pod removes it, and kubelet
     restarts a container that keeps dying later each time (its crash-loop
     back-off: 10 s, 20 s, ... 300 s, forgotten after 10 min of running), so
@@ -95,10 +118,16 @@ def vip_pod_killed(cluster, design):
         wait(f"{design.name}'s processes on {h.name}", lambda: h.pids_named(design.processes), BACKOFF_S)
         h = _settle(cluster)
     with _client(cluster) as c:
+        old = set(h.pids_named(design.processes))
         t0 = time.monotonic()
         killed = _kill(h, design.processes)
-        moved = within(lambda: cluster.taken_elsewhere(h, t0), 30)
-        back = within(lambda: h.pids_named(design.processes) and time.monotonic(), BACKOFF_S)
+        # Watched together: kubelet may restart the pod before the VIP moves.
+        moved = back = None
+        while time.monotonic() < t0 + BACKOFF_S and (back is None or (moved is None and time.monotonic() < t0 + 30)):
+            moved = moved or cluster.taken_elsewhere(h, t0)
+            if back is None and set(h.pids_named(design.processes)) - old:
+                back = time.monotonic()
+            time.sleep(0.05)
         within(lambda: len(cluster.holding()) == 1, BACKOFF_S)
         _, until = _after(c, t0, quiet=2.0)
     log(f"{design.name}: SIGKILLed {killed} processes of its pod on {h.name}")
@@ -106,16 +135,21 @@ def vip_pod_killed(cluster, design):
             "back": back and back - t0, "two": cluster.holders.longest(t0, until, lambda k: k >= 2)}
 
 
-def rolling_restart(cluster, design):
+def _roll(cluster, *flags):
     """Each kube-apiserver manifest changed in turn (an env var the
-    apiserver ignores), the next once that apiserver is Ready again."""
+    apiserver ignores, and flags), the next once that apiserver is Ready
+    again."""
+    for n in cluster.nodes:
+        kubeadm.touch_apiserver(n, *flags)
+        wait(f"{n.name}'s apiserver restarting", lambda: n.apiserver.now() < READY, 120, 0.05)
+        wait(f"{n.name}'s apiserver Ready again", lambda: n.apiserver.now() == READY, 300, 0.1)
+
+
+def rolling_restart(cluster, design):
     _settle(cluster)
     with _client(cluster) as c:
         t0 = time.monotonic()
-        for n in cluster.nodes:
-            kubeadm.touch_apiserver(n)
-            wait(f"{n.name}'s apiserver restarting", lambda: n.apiserver.now() < READY, 120, 0.05)
-            wait(f"{n.name}'s apiserver Ready again", lambda: n.apiserver.now() == READY, 300, 0.1)
+        _roll(cluster)
         time.sleep(2)
         until = time.monotonic()
     return {"failed": len(c.failures(t0, until)), "gap": c.longest_gap(t0, until),
@@ -176,6 +210,64 @@ def idle(cluster, design, seconds=60):
     return {"cpu": cpu, "pss": pss}
 
 
+def _per_master(cluster, whos):
+    """'a / b / c': how many of whos (sets of certificate IPs) each master's
+    apiserver answered, master1 first."""
+    return " / ".join(str(sum(1 for w in whos if n.addr in w)) for n in cluster.nodes)
+
+
+def _kubelets(cluster):
+    """The masters' own long-lived connections through the VIP (their
+    kubelets'), per apiserver: those that reached the holder unchanged
+    (local address the VIP), and those the holder's balancing sent on
+    (its conntrack table: the reply's source is the backend)."""
+    counts = {n.addr: 0 for n in cluster.nodes}
+    masters = set(counts)
+    for n in cluster.nodes:
+        out = n.run("ss", "-tnH", "state", "established", "src", f"{VIP}:6443").stdout
+        counts[n.addr] += sum(1 for line in out.splitlines() if line.split()[-1].rsplit(":", 1)[0] in masters | {VIP})
+    for h in cluster.holding():
+        out = h.run("conntrack", "-L", "-p", "tcp", "-d", VIP, "--dport", "6443", "--state", "ESTABLISHED",
+                    check=False).stdout
+        for line in out.splitlines():
+            # src=CLIENT dst=VIP ... src=BACKEND dst=... : the original, then the reply
+            srcs = [f[len("src="):] for f in line.split() if f.startswith("src=")]
+            if len(srcs) == 2 and srcs[0] in masters | {VIP} and srcs[1] in counts:
+                counts[srcs[1]] += 1
+    return " / ".join(str(counts[n.addr]) for n in cluster.nodes)
+
+
+SPREAD_CONNS = 30
+GOAWAY = "--goaway-chance=0.02"  # kube-apiserver's maximum
+AFTER_ROLL_S = 60
+
+
+def spread(cluster, design):
+    """Which apiserver answers through the VIP: SPREAD_FRESH fresh
+    connections; the masters' kubelets' connections; SPREAD_CONNS
+    kept-alive HTTP/2 connections AFTER_ROLL_S after a rolling restart,
+    then after one that adds kube-apiserver's --goaway-chance (which
+    stays: run last)."""
+    _settle(cluster)
+    with GoClient(cluster, fresh=True, every=EVERY) as c:
+        time.sleep(SPREAD_FRESH * 0.02)
+    fresh = _per_master(cluster, [w for _, w, _ in c.answers])
+    time.sleep(2)  # the fresh connections closed
+    kubelets = _kubelets(cluster)
+    with GoClient(cluster, conns=SPREAD_CONNS, every="200ms") as c:
+        def last(since):
+            """Each connection's last answerer since since."""
+            return list({conn: w for end, w, conn in list(c.answers) if end >= since}.values())
+        wait(f"{SPREAD_CONNS} kept connections answering", lambda: len(last(0.0)) == SPREAD_CONNS, 60, 0.2)
+        _roll(cluster)
+        time.sleep(AFTER_ROLL_S)
+        rolled = _per_master(cluster, last(time.monotonic() - 1))
+        _roll(cluster, GOAWAY)
+        time.sleep(AFTER_ROLL_S)
+        goaway = _per_master(cluster, last(time.monotonic() - 1))
+    return {"fresh": fresh, "kubelets": kubelets, "rolled": rolled, "goaway": goaway}
+
+
 EVENTS = [
     ("link cut", link_cut),
     ("apiserver killed", apiserver_killed),
@@ -183,4 +275,5 @@ EVENTS = [
     ("VIP pod killed", vip_pod_killed),
     ("etcd quorum lost", quorum_lost),
     ("idle", idle),
+    ("spread", spread),  # last: it leaves --goaway-chance on the apiservers
 ]

@@ -1,7 +1,9 @@
 """The designs tests/kube/bench puts side by side on the same kubeadm
 control plane, each set up the way its own documentation tells an operator:
 
-- kubealived: `kubealived install --vip VIP` on every master before kubeadm.
+- kubealived: `kubealived install --vip VIP` on every master before kubeadm;
+  and with its opt-in load balancing (`--load-balance`, every master a
+  `--peer`).
 - kube-vip: the static pod `kube-vip manifest pod --controlplane --arp
   --leaderElection` generates, on every master before kubeadm; on the first
   one it mounts super-admin.conf for `kubeadm init` and admin.conf after it
@@ -44,6 +46,19 @@ class Kubealived:
     def reaches_local_apiserver(self, node):
         """The agent asks its own apiserver (the log line it writes)."""
         return f"asking https://{node.addr}:6443/readyz" in node.kubealived_log()
+
+
+class KubealivedBalanced(Kubealived):
+    """kubealived with its opt-in load balancing: the holder spreads new
+    connections to the VIP over every ready master (docs/load-balancing.md)."""
+    name = "kubealived --load-balance"
+    by_hand = "install --load-balance with every master as --peer, before init and join"
+
+    def before_init(self, node):
+        peers = [a for n in node.cluster.nodes for a in ("--peer", n.addr)]
+        node.kubealived("install", "--vip", VIP, "--load-balance", *peers)
+
+    before_join = before_init
 
 
 class KubeVip:
@@ -200,4 +215,4 @@ class Guide:
         return True
 
 
-DESIGNS = [Kubealived(), KubeVip(), KubeVip((5, 3, 1)), Guide()]
+DESIGNS = [Kubealived(), KubeVip(), KubeVip((5, 3, 1)), Guide(), KubealivedBalanced()]

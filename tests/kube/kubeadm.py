@@ -187,13 +187,16 @@ def harden_apiserver(node):
     node.run("mv", "/etc/kubernetes/kube-apiserver.yaml.new", manifest)
 
 
-def touch_apiserver(node):
+def touch_apiserver(node, *flags):
     """A change to kube-apiserver.yaml that the apiserver ignores (an
     environment variable), so kubelet restarts it as after any manifest
-    change: tests/kube/bench's rolling restart."""
+    change: tests/kube/bench's rolling restart. flags (`--name=value`) are
+    added, in place of the same flags' values if there are some."""
     manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml"
     pod = yaml.safe_load(node.host_path(manifest).read_text())
     c = pod["spec"]["containers"][0]
+    names = {f.split("=")[0] for f in flags}
+    c["command"] = [a for a in c["command"] if a.split("=")[0] not in names] + list(flags)
     c["env"] = [e for e in c.get("env", []) if e["name"] != "ROLLED_AT"] + [
         {"name": "ROLLED_AT", "value": str(time.time())}]
     node.write("/etc/kubernetes/kube-apiserver.yaml.new", yaml.safe_dump(pod))

@@ -217,14 +217,20 @@ class GoClient(Requests):
     ones before have answered (1 s at most each, no retry), so a request
     hung on a dead holder does not stop the next from measuring."""
 
-    def __init__(self, cluster, fresh=False, every="50ms"):
+    def __init__(self, cluster, fresh=False, every="50ms", conns=0):
         super().__init__()
+        self.answers = []  # (end, the answering apiserver's certificate IPs, connection) of each ok
+        mode = ["-fresh"] if fresh else ["-conns", str(conns)] if conns else []
         self.follow = Follow(["ip", "netns", "exec", cluster.client, cluster.build.bin_dir / "vipclient",
-                              *(["-fresh"] if fresh else []), "-every", every, cluster.admin_conf], self._read)
+                              *mode, "-every", every, cluster.admin_conf], self._read)
 
     def _read(self, line):
-        start, end, outcome, *error = line.strip().split(" ", 3)
-        self.results.append((float(start), float(end), outcome == "ok", " ".join(error) or None))
+        start, end, outcome, *rest = line.strip().split(" ", 3)
+        ok = outcome == "ok"
+        self.results.append((float(start), float(end), ok, None if ok else " ".join(rest) or None))
+        if ok and rest:
+            who, _, conn = rest[0].partition(" ")
+            self.answers.append((float(end), set(who.split(",")), conn))
 
     def stop(self):
         self.follow.stop()

@@ -12,7 +12,7 @@ REPO = HERE.parent.parent
 LAB = REPO / "tests" / "lab"  # whose observe.py the e2e reuses
 
 CACHE = Path(os.environ.get("KUBEALIVED_KUBE_CACHE", "/var/cache/kubealived-e2e"))
-LAST_STEP = int(os.environ.get("KUBEALIVED_KUBE_STEPS", "16"))
+LAST_STEP = int(os.environ.get("KUBEALIVED_KUBE_STEPS", "17"))
 # Breaking steps (6 and on) to run, e.g. "12" or "9,10"; unset: all up to LAST_STEP.
 ONLY = {int(n) for n in os.environ.get("KUBEALIVED_KUBE_ONLY", "").split(",") if n.strip()}
 

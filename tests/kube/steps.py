@@ -10,6 +10,7 @@ import designs
 import kubeadm
 from constants import ADVERT_S, ETCD_LOST_S, KUBEALIVED_IMAGE_2, PORT, VIP
 from host import Failed, log, sh, wait
+from names import BALANCE_TABLE  # tests/lab's
 from watch import ACCEPTS, READY, GoClient
 
 
@@ -491,3 +492,44 @@ def kube_vip_instead(cluster, client, report, step):
         raise Failed(f"step {step}: kube-vip's VIP on {[n.name for n in cluster.holding()]}, "
                      f"moved {cluster.holders.moves(t1, time.monotonic())} time(s) since its pods came")
     report.prints["pods_end"] = cluster.kubectl("get", "pods", "-n", "kube-system", "-o", "wide").stdout
+
+
+SPREAD = 300  # fresh connections through the VIP in step 17
+
+
+def load_balance(cluster, client, report, step):
+    """kubealived's opt-in load balancing on the real control plane:
+    kube-vip's pods removed, `kubealived install --load-balance` with every
+    master a --peer on each. One master takes the VIP, its table sends to
+    all three, and SPREAD fresh connections through the VIP are answered
+    by every apiserver, each 25-42 % (which one answered: the address in
+    its serving certificate, as vipclient reports it). Then uninstall on
+    every master leaves no table."""
+    t0 = time.monotonic()
+    for n in cluster.nodes:
+        n.run("rm", "-f", designs.KubeVip.manifest)
+    for n in cluster.nodes:
+        wait(f"kube-vip gone from {n.name}", lambda: not n.pids_named(designs.KubeVip.processes), 120)
+    peers = [a for n in cluster.nodes for a in ("--peer", n.addr)]
+    for n in cluster.nodes:
+        n.kubealived("install", "--vip", VIP, "--load-balance", *peers)
+    holder = wait("one master holding the VIP", lambda: len(cluster.holding()) == 1 and cluster.holding()[0], 180, 0.05)
+    table = lambda n: n.run("nft", "list", "table", *BALANCE_TABLE.split(), check=False).stdout  # noqa: E731
+    wait(f"{holder.name}'s table sending to every master",
+         lambda: all(f"{n.addr} . {PORT}" in table(holder) for n in cluster.nodes), 120, 0.2)
+    report.timed(step, f"install --load-balance on 3 masters: {holder.name} spreads over all 3 after",
+                 time.monotonic() - t0)
+    t1 = time.monotonic()
+    with GoClient(cluster, fresh=True, every="20ms") as c:
+        wait(f"{SPREAD} answers through the VIP", lambda: len(c.answers) >= SPREAD, 60, 0.2)
+    answers = [who for _, who, _ in c.answers[:SPREAD]]
+    counts = {n.name: sum(1 for who in answers if n.addr in who) for n in cluster.nodes}
+    report.timed(step, f"  {SPREAD} fresh connections through the VIP, answered by "
+                 + " / ".join(f"{k} {v}" for k, v in counts.items()) + ", in", time.monotonic() - t1)
+    if not all(0.25 * SPREAD <= v <= 0.42 * SPREAD for v in counts.values()):
+        raise Failed(f"step {step}: {SPREAD} fresh connections through the VIP spread {counts}, "
+                     f"not 25-42 % each over the three apiservers")
+    for n in cluster.nodes:
+        n.kubealived("uninstall")
+    for n in cluster.nodes:
+        wait(f"no table on {n.name} after uninstall", lambda: not table(n), 60)

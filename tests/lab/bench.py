@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab import Lab  # noqa: E402
 from machine import binary, missing_prerequisites, stop  # noqa: E402
+from names import addr4  # noqa: E402
 from stats import summary  # noqa: E402
 
 
@@ -219,6 +220,8 @@ DESIGNS = [  # the first is kubealived's, which the others are compared with
     Design("script", "before the agent (VRRPv3, advert 0.3 s, vrrp_script /livez 1 s x 2, weight -50)", 3,
            {"design": "script"}),
     Design("guide", "kubeadm HA guide (VRRPv2, advert 1 s, check 3 s x 10, weight -2)", 8, {"guide": True}),
+    Design("balanced", "kubealived agent with --load-balance (every master a --peer; docs/load-balancing.md)", 1.5,
+           {"design": "agent", "install_args": ["--load-balance", *(a for i in (1, 2, 3) for a in ("--peer", addr4(i)))]}),
 ]
 
 

@@ -1,7 +1,11 @@
 //! Opt-in load balancing (`--balance-port`, install's `--load-balance`):
 //! one thread per backend (every master, this one included) asks its
 //! `/readyz` at the check cadence, with the same check and hysteresis as
-//! this node's own ([`super::health`]); one thread keeps the nftables
+//! this node's own ([`super::health`]), except that a refusal takes a
+//! backend out at once, and one whose last check timed out gets no new
+//! connections while another answers in time (a lost node: its checks
+//! time out long before patience runs out, and the VIP may come here
+//! meanwhile); one thread keeps the nftables
 //! table ([`crate::nft::balance_ruleset`]) to the ready ones, re-applied
 //! in one transaction whenever that set changes. The table balances only
 //! where the VIP is local, so it is the same on every master and moves
@@ -9,7 +13,7 @@
 //! worker dies.
 
 use super::args::AgentArgs;
-use super::health::{Checker, Hysteresis};
+use super::health::{Checker, FailureKind, Hysteresis};
 use super::state::State;
 use crate::nft::{self, Service};
 use std::collections::BTreeMap;
@@ -28,6 +32,33 @@ pub fn remove(args: &AgentArgs, why: &str) {
         Ok(true) => log(format!("table removed ({why})")),
         Ok(false) => {}
         Err(e) => log(format!("error: cannot remove the table ({why}): {e:#}")),
+    }
+}
+
+/// A backend as the table sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Ready,
+    /// Ready after hysteresis, but its last check timed out.
+    Slow,
+    Out,
+}
+
+/// Where new connections go: the ready backends that answer in time, or,
+/// when every ready one is slow (a loaded cluster), all of them.
+fn targets(backends: &BTreeMap<IpAddr, Backend>) -> Vec<IpAddr> {
+    let with = |want: &[Backend]| -> Vec<IpAddr> {
+        backends
+            .iter()
+            .filter(|(_, b)| want.contains(b))
+            .map(|(ip, _)| *ip)
+            .collect()
+    };
+    let fast = with(&[Backend::Ready]);
+    if fast.is_empty() {
+        with(&[Backend::Slow])
+    } else {
+        fast
     }
 }
 
@@ -52,7 +83,7 @@ pub fn services(vips: &[IpAddr], port: u16, ready: &[IpAddr], backend_port: u16)
 /// (`/status`, `/metrics`); returns at once.
 pub fn start(args: &AgentArgs, port: u16, state: &Arc<State>) -> std::io::Result<()> {
     state.balance_started(port, &args.backends);
-    let (tx, rx) = mpsc::channel::<(IpAddr, bool)>();
+    let (tx, rx) = mpsc::channel::<(IpAddr, Backend)>();
     for backend in args.backends.clone() {
         let (args, tx, state) = (args.clone(), tx.clone(), state.clone());
         thread::Builder::new()
@@ -67,16 +98,16 @@ pub fn start(args: &AgentArgs, port: u16, state: &Arc<State>) -> std::io::Result
     Ok(())
 }
 
-/// One backend's checks, forever: its readiness after hysteresis, sent
-/// whenever it changes.
+/// One backend's checks, forever: its readiness after hysteresis, and
+/// whether its last check timed out, sent whenever they change.
 fn check_backend(
     args: &AgentArgs,
     backend: IpAddr,
-    tx: &mpsc::Sender<(IpAddr, bool)>,
+    tx: &mpsc::Sender<(IpAddr, Backend)>,
     state: &State,
 ) {
     let mut checker = Checker::new(args.timeout(), args.apiserver_ca.clone());
-    let mut hysteresis = Hysteresis::new(args.fall, args.rise, args.patience());
+    let mut hysteresis = Hysteresis::new(args.fall, args.rise, args.patience()).down_at_once();
     let url = format!(
         "https://{}/readyz",
         std::net::SocketAddr::new(backend, args.apiserver_port)
@@ -88,18 +119,29 @@ fn check_backend(
         let (result, _) = checker.check(&url, args.timeout());
         let ready =
             hysteresis.observe(result.as_ref().map_err(|f| f.kind).copied(), Instant::now());
-        if was != Some(ready) {
-            match &result {
-                Ok(()) => log(format!("{backend} ready: new connections go to it")),
-                Err(f) if !ready => log(format!("{backend} not ready, no new connections: {f}")),
-                Err(_) => {}
-            }
+        let now = match &result {
+            _ if !ready => Backend::Out,
+            Err(f) if f.kind == FailureKind::TimedOut => Backend::Slow,
+            _ => Backend::Ready,
+        };
+        if was != Some(now) {
             let error = result.as_ref().err().map(ToString::to_string);
+            match (now, &error) {
+                (Backend::Ready, _) => log(format!("{backend} ready: new connections go to it")),
+                (Backend::Slow, Some(why)) => log(format!(
+                    "{backend} slow, no new connections while another answers in time: {why}"
+                )),
+                (_, Some(why)) => log(format!("{backend} not ready, no new connections: {why}")),
+                (_, None) => log(format!(
+                    "{backend} answers, not ready yet: no new connections until {} checks in a row pass",
+                    args.rise
+                )),
+            }
             state.backend_changed(backend, ready, error);
-            if tx.send((backend, ready)).is_err() {
+            if tx.send((backend, now)).is_err() {
                 return;
             }
-            was = Some(ready);
+            was = Some(now);
         }
         thread::sleep(args.interval().saturating_sub(start.elapsed()));
     }
@@ -113,13 +155,13 @@ fn keep_table(
     args: &AgentArgs,
     vips: &[IpAddr],
     port: u16,
-    rx: &mpsc::Receiver<(IpAddr, bool)>,
+    rx: &mpsc::Receiver<(IpAddr, Backend)>,
     state: &State,
 ) {
-    let mut ready: BTreeMap<IpAddr, bool> = BTreeMap::new();
+    let mut backends: BTreeMap<IpAddr, Backend> = BTreeMap::new();
     let mut applied: Option<Vec<IpAddr>> = None;
     loop {
-        let now: Vec<IpAddr> = ready.iter().filter(|(_, r)| **r).map(|(b, _)| *b).collect();
+        let now = targets(&backends);
         if applied.as_ref() != Some(&now) {
             match nft::apply_balance(&args.nft, &services(vips, port, &now, args.apiserver_port)) {
                 Ok(()) => {
@@ -140,11 +182,11 @@ fn keep_table(
             }
         }
         match rx.recv_timeout(std::time::Duration::from_secs(1)) {
-            Ok((backend, r)) => {
-                ready.insert(backend, r);
+            Ok((backend, b)) => {
+                backends.insert(backend, b);
                 // Take every change that is already there, then apply once.
-                while let Ok((backend, r)) = rx.try_recv() {
-                    ready.insert(backend, r);
+                while let Ok((backend, b)) = rx.try_recv() {
+                    backends.insert(backend, b);
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -156,6 +198,31 @@ fn keep_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_connections_avoid_slow_backends_unless_all_ready_ones_are_slow() {
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        let (a, b, c) = (ip("192.0.2.11"), ip("192.0.2.12"), ip("192.0.2.13"));
+        let mut m = BTreeMap::from([(a, Backend::Ready), (b, Backend::Slow), (c, Backend::Out)]);
+        assert_eq!(
+            targets(&m),
+            [a],
+            "a lost node's checks time out: it gets none"
+        );
+        m.insert(a, Backend::Slow);
+        assert_eq!(
+            targets(&m),
+            [a, b],
+            "all ready ones slow (a loaded cluster): still spread"
+        );
+        m.insert(a, Backend::Out);
+        m.insert(b, Backend::Out);
+        assert!(
+            targets(&m).is_empty(),
+            "none: the VIP reaches this node's apiserver"
+        );
+        assert!(targets(&BTreeMap::new()).is_empty());
+    }
 
     #[test]
     fn each_vip_is_spread_over_the_ready_backends_of_its_family() {

@@ -33,6 +33,8 @@ pub struct Hysteresis {
     fall: u32,
     rise: u32,
     patience: Duration,
+    /// A refusal (Down) flips at once: see [`Hysteresis::down_at_once`].
+    down_at_once: bool,
     healthy: bool,
     streak: u32,
     last_ok: Option<Instant>,
@@ -44,10 +46,20 @@ impl Hysteresis {
             fall: fall.max(1),
             rise: rise.max(1),
             patience,
+            down_at_once: false,
             healthy: false,
             streak: 0,
             last_ok: None,
         }
+    }
+
+    /// Unhealthy at the first Down (nothing serves), where taking it out
+    /// costs nothing: a balancing backend leaves the table, its established
+    /// connections stay. The VIP's own check keeps `fall`: a move breaks
+    /// every connection to the holder.
+    pub fn down_at_once(mut self) -> Self {
+        self.down_at_once = true;
+        self
     }
 
     pub fn healthy(&self) -> bool {
@@ -81,6 +93,7 @@ impl Hysteresis {
             Err(FailureKind::TimedOut) => self
                 .last_ok
                 .is_none_or(|t| now.saturating_duration_since(t) >= self.patience),
+            Err(FailureKind::Down) if self.down_at_once => true,
             Err(_) => self.streak >= self.fall,
         };
         if flip {
@@ -302,6 +315,19 @@ mod tests {
             assert!(f.at(i * 200, Err(Down)));
             assert!(f.at(i * 200 + 100, Ok(())));
         }
+    }
+
+    #[test]
+    fn down_at_once_flips_at_the_first_refusal_only() {
+        let mut f = Feed::new(2, 2);
+        f.h = f.h.clone().down_at_once();
+        f.at(0, Ok(()));
+        assert!(f.at(100, Ok(())));
+        assert!(f.at(200, Err(Red)), "a red answer still needs fall");
+        assert!(f.at(300, Ok(())));
+        assert!(!f.at(400, Err(Down)), "refused: out at once");
+        assert!(!f.at(500, Ok(())), "rise still needs two successes");
+        assert!(f.at(600, Ok(())));
     }
 
     #[test]

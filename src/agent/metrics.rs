@@ -123,16 +123,14 @@ impl Metrics {
             .set(i64::from(ready));
     }
 
-    /// The table applied with this many backends, or not (None).
-    pub fn balance_applied(&self, backends: Option<usize>) {
-        match backends {
-            Some(n) => {
-                self.balance_backends.set(n as i64);
-            }
-            None => {
-                self.balance_apply_errors.inc();
-            }
-        }
+    /// The balancing table applied, sending to this many backends.
+    pub fn balance_applied(&self, backends: usize) {
+        self.balance_backends.set(backends as i64);
+    }
+
+    /// The balancing table could not be applied.
+    pub fn balance_apply_failed(&self) {
+        self.balance_apply_errors.inc();
     }
 
     pub fn role_changed(&self, from: Role, to: Role) {

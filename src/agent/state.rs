@@ -359,11 +359,11 @@ impl State {
             Ok(to) => {
                 bal.sending_to = to.iter().map(IpAddr::to_string).collect();
                 bal.table_error = None;
-                self.metrics.balance_applied(Some(to.len()));
+                self.metrics.balance_applied(to.len());
             }
             Err(e) => {
                 bal.table_error = Some(e);
-                self.metrics.balance_applied(None);
+                self.metrics.balance_apply_failed();
             }
         }
     }

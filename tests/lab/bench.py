@@ -197,7 +197,7 @@ SCENARIOS = [  # (key, printed label, how it is measured, the designs it runs fo
     ("apiserver killed", "apiserver killed -> VIP moved:    ", apiserver_death, None),
     # The guide's check takes 3 s x 10 for any apiserver fault: measured once.
     ("apiserver hung", "apiserver hung -> VIP moved:      ", apiserver_hung, ("agent", "script")),
-    ("apiserver graceful", "apiserver graceful, client gap:   ", apiserver_graceful, ("agent", "script")),
+    ("apiserver graceful", "apiserver graceful, client gap:   ", apiserver_graceful, ("agent", "script", "balanced")),
     ("graceful stop", "keepalived/agent SIGTERM, gap:    ", graceful, None),
     ("kill VRRP", "VRRP process SIGKILLed, 2 holders:", kill_vrrp, ("agent", "script")),
     ("kill all", "keepalived SIGKILLed, 2 holders:  ", kill_all, ("agent", "script")),

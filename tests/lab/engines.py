@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lab import Lab  # noqa: E402
 from machine import HERE, missing_prerequisites, sh, stop  # noqa: E402
+from spread import ask  # noqa: E402
 from names import VIP4, addr4  # noqa: E402
 
 PORT = 443
@@ -67,12 +68,6 @@ def out(*args):
     print(*args, flush=True)
 
 
-def ask(L, ns, count, address=VIP4, port=PORT):
-    """spread.py's report: count fresh TLS requests from namespace ns."""
-    return json.loads(sh("ip", "netns", "exec", ns, sys.executable, str(HERE / "spread.py"), address, str(port),
-                         str(count)).stdout)
-
-
 def cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -85,18 +80,18 @@ def haproxy(L, holder):
     cfg.write_text(HAPROXY_CFG.format(vip=VIP4, port=PORT, servers=servers))
     sh("haproxy", "-c", "-q", "-f", cfg)
     proc = L.spawn(holder, "haproxy", "-db", "-f", str(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert L.wait(lambda: "-" not in ask(L, L.client, 6)["names"], 10), "haproxy never answered on every backend"
+    assert L.wait(lambda: "-" not in ask(L.client, 6, VIP4, PORT)["names"], 10), "haproxy never answered on every backend"
     return proc
 
 
 def measure(name, L, holder, count, engine_pid=None):
-    r = ask(L, L.client, count)
+    r = ask(L.client, count, VIP4, PORT)
     out(f"{name}: spread of {count} fresh TLS connections: {dict(sorted(r['names'].items()))}")
 
     before = cpu_seconds(engine_pid) if engine_pid else 0.0
-    via = ask(L, L.client, count)
+    via = ask(L.client, count, VIP4, PORT)
     used = (cpu_seconds(engine_pid) - before) if engine_pid else 0.0
-    direct = ask(L, L.client, count, addr4(holder), 6443)
+    direct = ask(L.client, count, addr4(holder))
     rate = lambda r: count / r["seconds"]  # noqa: E731
     out(f"{name}: requests/s on fresh TLS connections: through the VIP {rate(via):.0f}, straight to one "
         f"apiserver {rate(direct):.0f}, ratio {rate(via) / rate(direct):.2f}; the engine's user-space CPU "
@@ -128,7 +123,7 @@ def main():
     results = {}
     with Lab(masters=3, log=out, install_args=["--load-balance", "--endpoint-port", str(PORT), *PEERS]) as L:
         holder = L.start_cluster()
-        assert L.wait(lambda: "-" not in ask(L, L.client, 6)["names"], 10), "the NAT never reached every backend"
+        assert L.wait(lambda: "-" not in ask(L.client, 6, VIP4, PORT)["names"], 10), "the NAT never reached every backend"
         results["NAT"] = measure("NAT", L, holder, args.count)
     with Lab(masters=3, log=out) as L:
         holder = L.start_cluster()

@@ -14,12 +14,7 @@ import time
 from conftest import assert_single_holder
 from machine import HERE, sh
 from names import BALANCE_TABLE, VIP4, addr4
-
-def ask(L, ns, count, address=VIP4):
-    """spread.py's report: `count` fresh TLS requests from namespace ns."""
-    return json.loads(sh("ip", "netns", "exec", ns, sys.executable, str(HERE / "spread.py"), address, "6443",
-                         str(count)).stdout)
-
+from spread import ask
 
 def table(L, i):
     """Master i's balancing table as nft lists it ('' if there is none)."""
@@ -40,17 +35,17 @@ def test_load_balancing_spreads_over_the_ready_masters_and_moves_with_the_vip(ne
 
     # Spread: 300 fresh TLS connections from the client, then 30 from the
     # holder itself (its kubelet's case: the output hook) and from a backup.
-    r = ask(L, L.client, 300)
+    r = ask(L.client, 300, VIP4)
     print(f"spread of 300 fresh TLS connections from the client: {r['names']}")
     for i in L.masters:
         assert 0.25 * 300 <= r["names"].get(f"master{i}", 0) <= 0.42 * 300, r
     for who, ns in [("the holder", L.ns(holder)), ("a backup", L.ns(backup))]:
-        r = ask(L, ns, 30)
+        r = ask(ns, 30, VIP4)
         print(f"from {who}: {r['names']}")
         assert "-" not in r["names"] and len(r["names"]) == 3, r
 
     # Cost: the same client through the VIP and straight to the holder's apiserver.
-    via, direct = ask(L, L.client, 300), ask(L, L.client, 300, addr4(holder))
+    via, direct = ask(L.client, 300, VIP4), ask(L.client, 300, addr4(holder))
     rate = lambda r: 300 / r["seconds"]  # noqa: E731
     print(f"requests/s on fresh TLS connections: through the VIP {rate(via):.0f}, straight to one apiserver "
           f"{rate(direct):.0f}, ratio {rate(via) / rate(direct):.2f}")
@@ -82,7 +77,7 @@ def test_load_balancing_spreads_over_the_ready_masters_and_moves_with_the_vip(ne
     assert moved is not None and moved < 1.5
     left = [i for i in L.masters if i != holder]
     assert L.wait(lambda: all(not sends_to(L, i, addr4(holder)) for i in left), 5)
-    r = ask(L, L.client, 60)
+    r = ask(L.client, 60, VIP4)
     print(f"after it, from the client: {r['names']}")
     assert set(r["names"]) == {f"master{i}" for i in left}, r
     L.link(holder, True)

@@ -80,15 +80,14 @@ def _after(client, t, quiet=2.0, timeout=120):
 
 def link_cut(cluster, design):
     h = _settle(cluster)
-    port = f"p{h.i}"
     with _client(cluster) as c:
         t0 = time.monotonic()
-        sh("ip", "-n", cluster.lan, "link", "set", port, "down")
+        sh("ip", "-n", cluster.lan, "link", "set", h.port, "down")
         try:
             moved = within(lambda: cluster.taken_elsewhere(h, t0), 120)
             _, until = _after(c, t0)
         finally:
-            sh("ip", "-n", cluster.lan, "link", "set", port, "up")
+            sh("ip", "-n", cluster.lan, "link", "set", h.port, "up")
     return {"gap": c.longest_gap(t0, until), "moved": moved and moved - t0}
 
 
@@ -217,22 +216,25 @@ def _per_master(cluster, whos):
 
 
 def _kubelets(cluster):
-    """The masters' own long-lived connections through the VIP (their
-    kubelets'), per apiserver: those that reached the holder unchanged
-    (local address the VIP), and those the holder's balancing sent on
-    (its conntrack table: the reply's source is the backend)."""
+    """The nodes' long-lived connections through the VIP (their kubelets':
+    the workers', as kubeadm points the masters' at their own apiserver),
+    per apiserver: those that reached the holder unchanged (local address
+    the VIP), and those the holder's balancing sent on (its conntrack
+    table: the reply's source is the backend)."""
     counts = {n.addr: 0 for n in cluster.nodes}
-    masters = set(counts)
+    nodes = {n.addr for n in cluster.nodes + cluster.workers}
     for n in cluster.nodes:
         out = n.run("ss", "-tnH", "state", "established", "src", f"{VIP}:6443").stdout
-        counts[n.addr] += sum(1 for line in out.splitlines() if line.split()[-1].rsplit(":", 1)[0] in masters | {VIP})
+        # apiserver listens on [::]:6443: IPv4 peers show as [::ffff:192.0.2.21]:40000
+        peers = (line.split()[-1].rsplit(":", 1)[0].strip("[]").removeprefix("::ffff:") for line in out.splitlines())
+        counts[n.addr] += sum(1 for p in peers if p in nodes | {VIP})
     for h in cluster.holding():
         out = h.run("conntrack", "-L", "-p", "tcp", "-d", VIP, "--dport", "6443", "--state", "ESTABLISHED",
                     check=False).stdout
         for line in out.splitlines():
             # src=CLIENT dst=VIP ... src=BACKEND dst=... : the original, then the reply
             srcs = [f[len("src="):] for f in line.split() if f.startswith("src=")]
-            if len(srcs) == 2 and srcs[0] in masters | {VIP} and srcs[1] in counts:
+            if len(srcs) == 2 and srcs[0] in nodes | {VIP} and srcs[1] in counts:
                 counts[srcs[1]] += 1
     return " / ".join(str(counts[n.addr]) for n in cluster.nodes)
 
@@ -244,16 +246,15 @@ AFTER_ROLL_S = 60
 
 def spread(cluster, design):
     """Which apiserver answers through the VIP: SPREAD_FRESH fresh
-    connections; the masters' kubelets' connections; SPREAD_CONNS
-    kept-alive HTTP/2 connections AFTER_ROLL_S after a rolling restart,
-    then after one that adds kube-apiserver's --goaway-chance (which
-    stays: run last)."""
+    connections; SPREAD_CONNS kept-alive HTTP/2 connections and the
+    kubelets' connections AFTER_ROLL_S after a rolling restart, then after
+    one that adds kube-apiserver's --goaway-chance (which stays: run
+    last)."""
     _settle(cluster)
     with GoClient(cluster, fresh=True, every=EVERY) as c:
         time.sleep(SPREAD_FRESH * 0.02)
     fresh = _per_master(cluster, [w for _, w, _ in c.answers])
     time.sleep(2)  # the fresh connections closed
-    kubelets = _kubelets(cluster)
     with GoClient(cluster, conns=SPREAD_CONNS, every="200ms") as c:
         def last(since):
             """Each connection's last answerer since since."""
@@ -261,11 +262,12 @@ def spread(cluster, design):
         wait(f"{SPREAD_CONNS} kept connections answering", lambda: len(last(0.0)) == SPREAD_CONNS, 60, 0.2)
         _roll(cluster)
         time.sleep(AFTER_ROLL_S)
-        rolled = _per_master(cluster, last(time.monotonic() - 1))
+        rolled, kubelets = _per_master(cluster, last(time.monotonic() - 1)), _kubelets(cluster)
         _roll(cluster, GOAWAY)
         time.sleep(AFTER_ROLL_S)
-        goaway = _per_master(cluster, last(time.monotonic() - 1))
-    return {"fresh": fresh, "kubelets": kubelets, "rolled": rolled, "goaway": goaway}
+        goaway, kubelets_goaway = _per_master(cluster, last(time.monotonic() - 1)), _kubelets(cluster)
+    return {"fresh": fresh, "rolled": rolled, "goaway": goaway, "kubelets": kubelets,
+            "kubelets goaway": kubelets_goaway}
 
 
 EVENTS = [

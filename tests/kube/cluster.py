@@ -1,5 +1,5 @@
 """The cluster the e2e builds: a LAN namespace with a bridge, three nodes
-on it (node.py) and a client namespace; who holds the VIP (watch.py);
+on it (node.py), for the bench workers too, and a client namespace; who holds the VIP (watch.py);
 kubectl from the client through the VIP; and the cleanup that removes all
 of it, by pid and by the names this run made."""
 import json
@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from constants import CACHE, CLIENT_ADDR, MASTERS, NODE_DIRS, PORT, TAG, VIP
+from constants import CACHE, CLIENT_ADDR, MASTERS, MAX_WORKERS, NODE_DIRS, PORT, TAG, VIP
 from host import Failed, log, sh, wait
 from node import Node
 from watch import READY, VipHolders
@@ -24,7 +24,8 @@ class Cluster:
         self.nsdir = Path("/run") / f"{tag}-mnt"
         self.lan = f"{tag}-lan"
         self.client = f"{tag}-c"
-        self.nodes = []
+        self.nodes = []  # the masters
+        self.workers = []  # kubelets only (the bench's --workers), joined once the masters are up
         self.made_netns = []
         self.made_hostdirs = []
         self.holders = VipHolders()
@@ -37,7 +38,7 @@ class Cluster:
         self.made_netns.append(name)
         sh("ip", "-n", name, "link", "set", "lo", "up")
 
-    def setup(self):
+    def setup(self, workers=0):
         bin_dir = self.build.bin_dir
         self.env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"}
         self.run_dir.mkdir(parents=True)
@@ -51,10 +52,10 @@ class Cluster:
         self.netns(self.lan)
         sh("ip", "-n", self.lan, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", self.lan, "link", "set", "br0", "up")
-        for i in range(1, MASTERS + 1):
-            node = Node(self, i)
-            self.nodes.append(node)
-            self._attach(node.ns, f"p{i}", node.addr)
+        self.nodes = [Node(self, i) for i in range(1, MASTERS + 1)]
+        self.workers = [Node(self, i, worker=True) for i in range(1, workers + 1)]
+        for node in self.nodes + self.workers:
+            self._attach(node.ns, node.port, node.addr)
             sh("ip", "netns", "exec", node.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         self._attach(self.client, "pc", CLIENT_ADDR)
 
@@ -72,13 +73,16 @@ class Cluster:
         enough of a Cluster for close() to remove it by those names."""
         c = cls(None, tag)
         c.nodes = [Node(c, i) for i in range(1, MASTERS + 1)]
-        c.made_netns = [ns for ns in [c.lan, c.client] + [n.ns for n in c.nodes] if Path("/run/netns", ns).exists()]
+        c.workers = [w for w in (Node(c, i, worker=True) for i in range(1, MAX_WORKERS + 1))
+                     if Path("/run/netns", w.ns).exists()]
+        c.made_netns = [ns for ns in [c.lan, c.client] + [n.ns for n in c.nodes + c.workers]
+                        if Path("/run/netns", ns).exists()]
         return c
 
     def keep_logs(self):
         """Copy the nodes' logs (tails) out of the run directory before it goes."""
         dest = CACHE / "logs" / self.tag
-        for n in self.nodes:
+        for n in self.nodes + self.workers:
             for f in list(n.root.glob("*.log")) + list(n.root.glob("*.yaml")) + \
                     list(n.host_path("/var/log/pods").rglob("*.log")):
                 try:
@@ -96,7 +100,8 @@ class Cluster:
 
     def close(self):
         self.stopping = True
-        for n in self.nodes:
+        everyone = self.nodes + self.workers
+        for n in everyone:
             n.kubelet_enabled = False
             if n.kubelet and n.kubelet.poll() is None:
                 n.kubelet.terminate()
@@ -108,7 +113,7 @@ class Cluster:
         # shims, the containers (hostNetwork), kubelet.
         for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
             pids = set()
-            for n in self.nodes:
+            for n in everyone:
                 pids |= n.pids()
             for p in pids:
                 try:
@@ -116,9 +121,9 @@ class Cluster:
                 except ProcessLookupError:
                     pass
             deadline = time.time() + grace
-            while time.time() < deadline and any(n.pids() for n in self.nodes):
+            while time.time() < deadline and any(n.pids() for n in everyone):
                 time.sleep(0.2)
-        for n in self.nodes:
+        for n in everyone:
             if n.mnt.exists():
                 sh("umount", n.mnt, check=False)
         if self.nsdir.exists():
@@ -127,7 +132,7 @@ class Cluster:
         for ns in reversed(self.made_netns):
             sh("ip", "netns", "del", ns, check=False)
         # kubelet's cgroups (cgroupfs driver, one cgroupRoot per node).
-        for n in self.nodes:
+        for n in everyone:
             for top in Path("/sys/fs/cgroup").iterdir():
                 tree = top / n.cgroup_root.strip("/")
                 if tree.is_dir():
@@ -172,13 +177,12 @@ class Cluster:
     def take_admin_conf(self, node):
         """kubeadm init's admin.conf on node, for the client: its server
         line, which must be the VIP."""
-        admin = node.host_path("/etc/kubernetes/admin.conf")
         self.admin_conf = self.run_dir / "admin.conf"
-        shutil.copy(admin, self.admin_conf)
-        server = next(line.strip() for line in admin.read_text().splitlines() if "server:" in line)
-        if server != f"server: https://{VIP}:{PORT}":
+        shutil.copy(node.host_path("/etc/kubernetes/admin.conf"), self.admin_conf)
+        server = node.kubeconfig_server("/etc/kubernetes/admin.conf")
+        if server != f"https://{VIP}:{PORT}":
             raise Failed(f"admin.conf's server is not the VIP: {server}")
-        return server
+        return f"server: {server}"
 
     def kubectl(self, *args, timeout=15, check=False):
         return sh("ip", "netns", "exec", self.client, self.build.bin_dir / "kubectl", "--kubeconfig", self.admin_conf,
@@ -187,7 +191,8 @@ class Cluster:
     def answers(self):
         return self.kubectl("get", "--raw", "/readyz", "--request-timeout=2s", timeout=10).returncode == 0
 
-    def ready_nodes(self):
+    def ready_nodes(self, role="control-plane"):
+        """The Ready nodes with role (control-plane; None: any)."""
         out = self.kubectl("get", "nodes", "-o", "json", "--request-timeout=5s", timeout=20)
         if out.returncode != 0:
             return []
@@ -195,6 +200,6 @@ class Cluster:
         for item in json.loads(out.stdout)["items"]:
             conds = {c["type"]: c["status"] for c in item["status"].get("conditions", [])}
             roles = item["metadata"].get("labels", {})
-            if conds.get("Ready") == "True" and "node-role.kubernetes.io/control-plane" in roles:
+            if conds.get("Ready") == "True" and (role is None or f"node-role.kubernetes.io/{role}" in roles):
                 ready.append(item["metadata"]["name"])
         return sorted(ready)

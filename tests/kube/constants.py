@@ -21,6 +21,7 @@ ADVERT_S = 0.3  # install's default advert interval
 ETCD_LOST_S = 30  # how long the quorum-loss step holds two etcds down
 PORT = 6443
 MASTERS = 3
+MAX_WORKERS = 4  # the bench's --workers: kubelets that reach the API only through the VIP
 CLIENT_ADDR = "192.0.2.50"
 TAG = f"kk{os.getpid()}"
 
@@ -42,3 +43,8 @@ NODE_DIRS = ["/usr/share/kubealived", "/var/lib/kubelet",
 def node_addr(i):
     """Master i's address."""
     return f"192.0.2.{10 + i}"
+
+
+def worker_addr(i):
+    """Worker i's address."""
+    return f"192.0.2.{20 + i}"

@@ -87,7 +87,14 @@ def join_from(init_output):
 
 
 def join_config(node, join):
-    """join: the token, CA hash and certificate key kubeadm init printed."""
+    """join: the token, CA hash and certificate key kubeadm init printed;
+    a worker joins without the control-plane part."""
+    control_plane = "" if node.worker else f"""controlPlane:
+  localAPIEndpoint:
+    advertiseAddress: {node.addr}
+    bindPort: {PORT}
+  certificateKey: {join['key']}
+"""
     return f"""apiVersion: kubeadm.k8s.io/v1beta4
 kind: JoinConfiguration
 discovery:
@@ -95,12 +102,7 @@ discovery:
     apiServerEndpoint: {VIP}:{PORT}
     token: {join['token']}
     caCertHashes: [{join['hash']}]
-controlPlane:
-  localAPIEndpoint:
-    advertiseAddress: {node.addr}
-    bindPort: {PORT}
-  certificateKey: {join['key']}
-{_registration(node)}"""
+{control_plane}{_registration(node)}"""
 
 
 def run(node, what, config_text, *extra, timeout=900):

@@ -1,4 +1,4 @@
-"""One master: a network namespace and a persistent mount namespace of its
+"""One master (or a worker, for the bench): a network namespace and a persistent mount namespace of its
 own (NODE_DIRS bind-mounted from the run directory, /etc an overlay), with
 containerd running inside it and kubelet supervised as kubeadm's systemd
 unit would. Commands enter it with nsenter (`ip netns exec` would remount
@@ -14,20 +14,22 @@ import threading
 import time
 from pathlib import Path
 
-from constants import IMAGE_ARCHIVE, IMAGE_REPO, KUBEALIVED_IMAGE_2, MASTERS, NODE_DIRS, PAUSE_TAG, node_addr
+from constants import IMAGE_ARCHIVE, IMAGE_REPO, KUBEALIVED_IMAGE_2, MASTERS, NODE_DIRS, PAUSE_TAG, node_addr, worker_addr
 from host import Failed, sh
 from watch import ApiserverProbe
 
 
 class Node:
-    def __init__(self, cluster, i):
-        self.cluster, self.i = cluster, i
-        self.name = f"master{i}"
-        self.ns = f"{cluster.tag}-m{i}"
-        self.addr = node_addr(i)
-        self.root = cluster.run_dir / f"m{i}"
-        self.mnt = cluster.nsdir / f"m{i}"
-        self.cgroup_root = f"/{cluster.tag}-m{i}"
+    def __init__(self, cluster, i, worker=False):
+        self.cluster, self.i, self.worker = cluster, i, worker
+        short = f"w{i}" if worker else f"m{i}"
+        self.name = f"worker{i}" if worker else f"master{i}"
+        self.ns = f"{cluster.tag}-{short}"
+        self.port = f"w{i}" if worker else f"p{i}"  # its port on the LAN's bridge
+        self.addr = worker_addr(i) if worker else node_addr(i)
+        self.root = cluster.run_dir / short
+        self.mnt = cluster.nsdir / short
+        self.cgroup_root = f"/{cluster.tag}-{short}"
         self.containerd = None
         self.kubelet = None
         self.kubelet_enabled = False
@@ -51,6 +53,11 @@ class Node:
 
     def run(self, *args, check=True, timeout=600, input=None):
         return sh(*self.cmd(*args), check=check, timeout=timeout, env=self.cluster.env, input=input)
+
+    def kubeconfig_server(self, path):
+        """The server a kubeconfig of this node names."""
+        text = self.host_path(path).read_text()
+        return next(line.split("server:", 1)[1].strip() for line in text.splitlines() if "server:" in line)
 
     def write(self, path, text):
         self.run("sh", "-c", 'cat > "$0"', path, input=text)
@@ -91,7 +98,7 @@ class Node:
         self.write("/etc/resolv.conf", "# no resolver in the e2e nodes\nnameserver 127.0.0.1\n")
         # The pod network: nothing but static hostNetwork pods runs here, but
         # kubelet reports a node Ready only once the runtime's network is.
-        subnet = f"198.51.100.{128 + 32 * (self.i - 1)}/27"
+        subnet = f"198.51.100.{224 + 8 * (self.i - 1)}/29" if self.worker else f"198.51.100.{128 + 32 * (self.i - 1)}/27"
         self.write("/etc/cni/net.d/10-e2e.conflist", json.dumps({
             "cniVersion": "0.4.0", "name": "e2e",
             "plugins": [{"type": "bridge", "bridge": "cni0", "isGateway": True,
@@ -121,8 +128,9 @@ state = "/run/containerd"
     conf_dir = "/etc/cni/net.d"
 """)
         self.start_containerd()
-        self.apiserver = ApiserverProbe(self.ns, self.addr)
-        self.cluster.holders.watch(self.name, self.ns)
+        if not self.worker:
+            self.apiserver = ApiserverProbe(self.ns, self.addr)
+            self.cluster.holders.watch(self.name, self.ns)
 
     def start_containerd(self):
         log = open(self.root / "containerd.log", "ab")

@@ -131,14 +131,13 @@ def three_ready(cluster, report):
 def cut_link(cluster, client, report, step):
     """The holder's link is cut."""
     h = cluster.settle()
-    port = f"p{h.i}"
     t0 = time.monotonic()
-    sh("ip", "-n", cluster.lan, "link", "set", port, "down")
+    sh("ip", "-n", cluster.lan, "link", "set", h.port, "down")
     try:
         moved = wait("the VIP on another node", lambda: cluster.taken_elsewhere(h, t0), 60, 0.05)
         ok = wait("kubectl answering again", lambda: client.first_ok_after(t0), 120, 0.1)
     finally:
-        sh("ip", "-n", cluster.lan, "link", "set", port, "up")
+        sh("ip", "-n", cluster.lan, "link", "set", h.port, "up")
     report.timed(step, f"link of {h.name} cut: VIP on another node", moved - t0)
     report.timed(step, f"link of {h.name} cut: kubectl through the VIP answers again", ok - t0)
 
@@ -339,18 +338,17 @@ def reboot_holder(cluster, client, report, step):
     waiting for a request hung on the dead holder) has no answer for at
     most 1 s."""
     h = cluster.settle()
-    port = f"p{h.i}"
     started = time.monotonic()
     with GoClient(cluster, fresh=True) as fresh:
         wait("the fresh-connection client answering", lambda: fresh.first_ok_after(started), 60, 0.1)
         t0 = time.monotonic()
-        sh("ip", "-n", cluster.lan, "link", "set", port, "down")
+        sh("ip", "-n", cluster.lan, "link", "set", h.port, "down")
         killed = h.power_off()
         moved = wait("the VIP on another node", lambda: cluster.taken_elsewhere(h, t0), 60, 0.05)
         report.timed(step, f"{h.name} powered off ({killed} processes): VIP on another node", moved - t0)
         t1 = time.monotonic()
         h.run("ip", "addr", "del", f"{VIP}/32", "dev", "eth0", check=False)
-        sh("ip", "-n", cluster.lan, "link", "set", port, "up")
+        sh("ip", "-n", cluster.lan, "link", "set", h.port, "up")
         h.start_containerd()
         out = h.kubealived("install")
         log(f"{h.name}: the boot unit's kubealived install:\n" + out.stdout.strip())

@@ -22,7 +22,7 @@ import signal
 import time
 
 from machine import sh, stop
-from names import VRRP_TABLE as TABLE, VIP4, addr4, addr6
+from names import VRRP_TABLE as TABLE, VIP4, addr4
 
 ROGUE4, ROGUE6 = "192.0.2.66", "2001:db8::66"
 ROUTER_ID = VIP4.rsplit(".", 1)[1]  # kubealived's default: the VIP's last byte
@@ -100,7 +100,7 @@ def unicast_peers(*addresses):
 def test_unicast_keeps_the_vip_from_a_non_peer_and_yields_to_a_forged_peer(new_lab):
     """Masters 1 and 2 of a 3-peer list (the third, 192.0.2.13, down)."""
     L = new_lab(masters=2, install_args=unicast_peers(addr4(1), addr4(2), addr4(3)))
-    holder = L.start_cluster(rise_wait=1.5)
+    L.start_cluster(rise_wait=1.5)
     # Not a peer: every advert dropped, and a master holds the VIP all along.
     t0 = time.monotonic()
     ns, proc = start_rogue(L, source=ROGUE4, peers=[addr4(1), addr4(2)])

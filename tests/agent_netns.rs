@@ -133,27 +133,33 @@ fn two_masters(root: &Path) -> (Master, Master) {
 }
 
 /// A's agent first: it takes the VIP and becomes ready; then B's, which
-/// stays BACKUP (equal priority does not preempt).
+/// stays BACKUP (equal priority does not preempt). Both report the
+/// priority keepalived runs at once ready, 250, not the 200 of their
+/// last state change, taken before their apiserver was ready.
 fn holder_and_backup(a: &mut Master, b: &mut Master) {
     a.start_agent();
     wait_for("A to hold the VIP", Duration::from_secs(10), || {
         has_vip(&a.ns)
     });
     wait_for(
-        "A's agent to report MASTER and ready",
+        "A's agent to report MASTER, ready, priority 250",
         Duration::from_secs(5),
         || {
             let s = a.status();
-            s.contains("role: MASTER") && s.contains("apiserverReady: true")
+            s.contains("role: MASTER")
+                && s.contains("apiserverReady: true")
+                && s.contains("priority: 250")
         },
     );
     b.start_agent();
     wait_for(
-        "B's agent to report BACKUP and ready",
+        "B's agent to report BACKUP, ready, priority 250",
         Duration::from_secs(10),
         || {
             let s = b.status();
-            s.contains("role: BACKUP") && s.contains("apiserverReady: true")
+            s.contains("role: BACKUP")
+                && s.contains("apiserverReady: true")
+                && s.contains("priority: 250")
         },
     );
     assert!(has_vip(&a.ns) && !has_vip(&b.ns));
@@ -309,6 +315,7 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
             .unwrap_or_else(|| panic!("no {name} {label:?} in\n{metrics}"))
     };
     assert_eq!(value("kubealived_vrrp_role", Some(("role", "master"))), 1.0);
+    assert_eq!(value("kubealived_vrrp_priority", None), 250.0);
     assert_eq!(value("kubealived_apiserver_ready", None), 1.0);
     assert_eq!(value("kubealived_keepalived_up", None), 1.0);
     assert!(metrics.contains("kubealived_apiserver_check_duration_seconds_bucket"));

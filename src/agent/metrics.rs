@@ -15,6 +15,7 @@ pub struct Metrics {
     registry: Registry,
     role: Family<Vec<(String, String)>, Gauge>,
     transitions: Family<Vec<(String, String)>, Counter>,
+    priority: Gauge,
     ready: Gauge,
     check_seconds: Histogram,
     checks: Family<Vec<(String, String)>, Counter>,
@@ -40,6 +41,14 @@ impl Metrics {
             "vrrp_transitions",
             "VRRP state changes reported by keepalived, by new role",
             transitions.clone(),
+        );
+        let priority = Gauge::default();
+        registry.register(
+            "vrrp_priority",
+            "The effective VRRP priority keepalived last reported: the configured one while \
+             the apiserver counts as ready, that less the health weight while not (0 before \
+             keepalived has said, and once it stops)",
+            priority.clone(),
         );
         let ready = Gauge::default();
         registry.register(
@@ -105,6 +114,7 @@ impl Metrics {
             registry,
             role,
             transitions,
+            priority,
             ready,
             check_seconds,
             checks,
@@ -115,6 +125,10 @@ impl Metrics {
             balance_backends,
             balance_apply_errors,
         }
+    }
+
+    pub fn priority(&self, priority: Option<u8>) {
+        self.priority.set(priority.map_or(0, i64::from));
     }
 
     pub fn backend_ready(&self, backend: std::net::IpAddr, ready: bool) {

@@ -1,5 +1,7 @@
 //! keepalived's `notify_fifo`: one line per state change, such as
-//! `INSTANCE "kubealived" MASTER 250`; the FIFO made and read here.
+//! `INSTANCE "kubealived" MASTER 250`, and per change of the effective
+//! priority, `INSTANCE "kubealived" MASTER_PRIORITY 200`; the FIFO made
+//! and read here.
 
 use super::log;
 use anyhow::{Context, Result};
@@ -56,8 +58,9 @@ pub fn parse_line(line: &str) -> Option<Event> {
     let (instance, rest) = rest.split_once('"')?;
     let mut words = rest.split_whitespace();
     let role = match words.next()? {
-        "MASTER" => Role::Master,
-        "BACKUP" => Role::Backup,
+        // `*_PRIORITY`: the effective priority changed, the state did not.
+        "MASTER" | "MASTER_PRIORITY" => Role::Master,
+        "BACKUP" | "BACKUP_PRIORITY" => Role::Backup,
         "FAULT" => Role::Fault,
         "STOP" | "DELETED" => Role::Stopped,
         _ => return None,
@@ -142,12 +145,32 @@ mod tests {
     }
 
     #[test]
+    fn a_priority_change_keeps_the_role_and_gives_the_new_priority() {
+        for (line, role, priority) in [
+            (
+                "INSTANCE \"kubealived\" MASTER_PRIORITY 200",
+                Role::Master,
+                200,
+            ),
+            (
+                "INSTANCE \"kubealived\" BACKUP_PRIORITY 250",
+                Role::Backup,
+                250,
+            ),
+        ] {
+            let e = parse_line(line).unwrap();
+            assert_eq!((e.role, e.priority), (role, Some(priority)), "{line}");
+        }
+    }
+
+    #[test]
     fn ignores_everything_else() {
         for line in [
             "",
             "GROUP \"g\" MASTER",
             "INSTANCE kubealived MASTER 250",
             "INSTANCE \"kubealived\" SOMETHING 1",
+            "INSTANCE \"kubealived\" MASTER_RX_LOWER_PRI 250",
             "INSTANCE \"unterminated MASTER 250",
             "VS [10.0.0.1]:tcp:80 UP",
         ] {

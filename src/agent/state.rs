@@ -217,6 +217,7 @@ impl State {
         let mut inner = self.lock();
         if priority.is_some() || role == Role::Stopped {
             inner.report.priority = priority;
+            self.metrics.priority(priority);
         }
         let from = inner.report.role;
         if from == role {
@@ -471,6 +472,24 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_priority_change_alone_is_no_transition() {
+        let s = State::new();
+        s.set_role(Role::Master, Some(200));
+        let since = s.report().role_since;
+        s.set_role(Role::Master, Some(250));
+        let r = s.report();
+        assert_eq!(
+            (r.role, r.priority, r.role_since),
+            (Role::Master, Some(250), since)
+        );
+        assert_eq!(r.transitions.len(), 1, "{:?}", r.transitions);
+        let text = s.metrics_text();
+        assert!(text.contains("kubealived_vrrp_priority 250\n"), "{text}");
+        s.set_role(Role::Stopped, None);
+        assert!(s.metrics_text().contains("kubealived_vrrp_priority 0\n"));
+    }
 
     #[test]
     fn transitions_are_recorded_and_counted() {

@@ -131,6 +131,7 @@ fn expected_lines(node: &Node) -> Vec<String> {
         "vrrp_garp_interval 0.05".into(),
         "vrrp_gna_interval 0.05".into(),
         "notify_fifo /run/kubealived/notify.fifo".into(),
+        "vrrp_notify_priority_changes".into(),
         "}".into(),
         format!("track_file {TRACK_NAME} {{"),
         "file \"/run/kubealived/apiserver-ready\"".into(),

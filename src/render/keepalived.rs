@@ -68,7 +68,10 @@ fn render_with(node: &Node, header: &str) -> String {
     // (fail-safe); `init_file 0` starts unhealthy, so a joining master
     // never takes the VIP before its own apiserver is ready, and a lone
     // master still takes it at the lower priority. The notify FIFO tells
-    // the agent MASTER/BACKUP/FAULT.
+    // the agent MASTER/BACKUP/FAULT, and each change of the effective
+    // priority (`vrrp_notify_priority_changes`): without it the priority
+    // `status` shows would be the one of the last state change, the lower
+    // one on a master that turned ready after taking the VIP.
     let mut out = header.to_string();
     out += &formatdoc! {"
 
@@ -77,6 +80,7 @@ fn render_with(node: &Node, header: &str) -> String {
             vrrp_garp_interval 0.05
             vrrp_gna_interval 0.05
             notify_fifo {AGENT_RUN_DIR}/{NOTIFY_FIFO}
+            vrrp_notify_priority_changes
         }}
 
         track_file {TRACK_NAME} {{

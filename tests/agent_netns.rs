@@ -207,6 +207,11 @@ fn a_holder_whose_apiserver_binds_the_node_s_address_gives_the_vip_up() {
         status.contains(&format!("vipRefused: {why}")) && status.contains("apiserverReady: false"),
         "{status}"
     );
+    let metrics = get(&a.ns, "/metrics");
+    assert!(
+        metrics.contains("kubealived_problem{problem=\"vip_refused\"} 1\n"),
+        "{metrics}"
+    );
     std::thread::sleep(Duration::from_secs(1));
     let said = format!("{why}: this node counts as not ready");
     assert_eq!(
@@ -225,6 +230,7 @@ fn a_holder_whose_apiserver_binds_the_node_s_address_gives_the_vip_up() {
         let s = a.status();
         s.contains("apiserverReady: true") && !s.contains("vipRefused: kube")
     });
+    assert!(get(&a.ns, "/metrics").contains("kubealived_problem{problem=\"vip_refused\"} 0\n"));
     assert!(has_vip(&b.ns), "equal priority does not preempt");
 }
 

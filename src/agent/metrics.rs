@@ -25,6 +25,7 @@ pub struct Metrics {
     backend_ready: Family<Vec<(String, String)>, Gauge>,
     balance_backends: Gauge,
     balance_apply_errors: Counter,
+    problem: Family<Vec<(String, String)>, Gauge>,
 }
 
 impl Metrics {
@@ -106,6 +107,13 @@ impl Metrics {
             "Load balancing: failed applies of the nftables table",
             balance_apply_errors.clone(),
         );
+        let problem = Family::<Vec<(String, String)>, Gauge>::default();
+        registry.register(
+            "problem",
+            "1 while this problem holds, by name (every name always present, so that one \
+             alert on == 1 covers them all); kubealived status says each one's fix",
+            problem.clone(),
+        );
         for r in Role::ALL {
             role.get_or_create(&label("role", r)).set(0);
         }
@@ -124,6 +132,16 @@ impl Metrics {
             backend_ready,
             balance_backends,
             balance_apply_errors,
+            problem,
+        }
+    }
+
+    /// Each problem by name, and whether it holds now.
+    pub fn problems(&self, now: &[(&str, bool)]) {
+        for (name, holds) in now {
+            self.problem
+                .get_or_create(&vec![("problem".to_string(), name.to_string())])
+                .set(i64::from(*holds));
         }
     }
 

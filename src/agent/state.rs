@@ -463,8 +463,25 @@ impl State {
         report
     }
 
+    /// The metrics, with the problems as of now (a restart loop ends by
+    /// itself, with time).
     pub fn metrics_text(&self) -> String {
-        let _consistent = self.lock();
+        let inner = self.lock();
+        let r = &inner.report;
+        self.metrics.problems(&[
+            ("track_file", r.track_file_error.is_some()),
+            ("vrrp_filter", inner.filter_error.is_some()),
+            (
+                "keepalived_restart_loop",
+                inner.runs.restart_loop(Instant::now()).is_some(),
+            ),
+            ("apiserver_denied", r.apiserver_denied.is_some()),
+            ("vip_refused", r.vip_refused.is_some()),
+            (
+                "balance_table",
+                r.balance.as_ref().is_some_and(|b| b.table_error.is_some()),
+            ),
+        ]);
         self.metrics.text()
     }
 }
@@ -472,6 +489,31 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_problem_is_a_metric_at_0_until_it_holds() {
+        let s = State::new();
+        let problem = |name: &str, v: u8| format!("kubealived_problem{{problem=\"{name}\"}} {v}\n");
+        let text = s.metrics_text();
+        for name in [
+            "track_file",
+            "vrrp_filter",
+            "keepalived_restart_loop",
+            "apiserver_denied",
+            "vip_refused",
+            "balance_table",
+        ] {
+            assert!(text.contains(&problem(name, 0)), "{text}");
+        }
+        s.vip_refused(Some("bound to 192.0.2.11".into()));
+        s.filter_failed("no nft".into());
+        let text = s.metrics_text();
+        assert!(text.contains(&problem("vip_refused", 1)), "{text}");
+        assert!(text.contains(&problem("vrrp_filter", 1)), "{text}");
+        assert!(text.contains(&problem("track_file", 0)), "{text}");
+        s.vip_refused(None);
+        assert!(s.metrics_text().contains(&problem("vip_refused", 0)));
+    }
 
     #[test]
     fn a_priority_change_alone_is_no_transition() {
@@ -684,6 +726,9 @@ mod tests {
         );
         assert!(why.contains("Permission denied"), "{why}");
         assert_eq!(s.report().keepalived_restart_loop, Some(why));
+        assert!(s
+            .metrics_text()
+            .contains("kubealived_problem{problem=\"keepalived_restart_loop\"} 1\n"));
         s.keepalived_started();
         assert!(s.liveness(Duration::from_secs(5)).is_err(), "just started");
         assert_eq!(s.report().keepalived_restarts, 2);

@@ -1,5 +1,6 @@
 //! The boundary to the machine: its interfaces and addresses, its
-//! container runtime, and the keepalived installed on it. Everything else
+//! container runtime, the keepalived installed on it and its kernel's
+//! nftables. Everything else
 //! is pure, so tests can hand in a [`FakeHost`].
 
 use crate::paths::Root;
@@ -35,6 +36,11 @@ pub trait Host {
     /// filter's, the load balancing's) with this host's `nft`: true if it
     /// was there; an error when there is no `nft` here or it failed.
     fn remove_nft_table(&self, table: &str) -> Result<bool>;
+    /// The kernel's verdict on one of the agent's nftables rulesets
+    /// (`nft --check`, which applies nothing), asked with this host's
+    /// `nft`, if any, and as root: the pod's agent applies it in this
+    /// same kernel.
+    fn test_nft_ruleset(&self, ruleset: &str) -> ConfigTest;
 }
 
 /// What keepalived said about a keepalived.conf.
@@ -107,6 +113,18 @@ impl Host for RealHost {
         match find_program("nft") {
             None => anyhow::bail!("no nft on this host"),
             Some(nft) => crate::nft::remove_table(&nft, table),
+        }
+    }
+
+    fn test_nft_ruleset(&self, ruleset: &str) -> ConfigTest {
+        match find_program("nft") {
+            // Install needs root; a dry run or a --root run may not have it.
+            _ if !nix::unistd::geteuid().is_root() => ConfigTest::Skipped(None),
+            None => ConfigTest::Skipped(None),
+            Some(nft) => match crate::nft::check(&nft, ruleset) {
+                Ok(()) => ConfigTest::Passed(String::new()),
+                Err(e) => ConfigTest::Failed(format!("{e:#}")),
+            },
         }
     }
 
@@ -251,6 +269,8 @@ pub struct FakeHost(
     pub BTreeMap<String, Vec<IpAddr>>,
     /// What keepalived says about every config; none: no keepalived here.
     pub Option<ConfigTest>,
+    /// What the kernel says about every nftables ruleset; none: no nft here.
+    pub Option<ConfigTest>,
 );
 
 #[cfg(test)]
@@ -289,6 +309,13 @@ impl FakeHost {
         self
     }
 
+    /// The kernel says this about every nftables ruleset (default: no
+    /// nft here).
+    pub fn nft_says(mut self, verdict: ConfigTest) -> Self {
+        self.4 = Some(verdict);
+        self
+    }
+
     pub fn down(mut self) -> Self {
         if let Some(last) = self.0.last_mut() {
             last.up = false;
@@ -317,6 +344,10 @@ impl Host for FakeHost {
 
     fn remove_nft_table(&self, _table: &str) -> Result<bool> {
         Ok(false)
+    }
+
+    fn test_nft_ruleset(&self, _ruleset: &str) -> ConfigTest {
+        self.4.clone().unwrap_or(ConfigTest::Skipped(None))
     }
 }
 

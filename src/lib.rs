@@ -11,7 +11,7 @@
 //! - [`apiserver`]: the HTTPS client for this node's kube-apiserver.
 //! - [`runtime`]: the node's container runtime (image present? import).
 //! - [`netlink`]: rtnetlink, to list addresses and remove VIPs; [`nft`]:
-//!   the opt-in VRRP filter's nftables table.
+//!   the nftables tables of the opt-in VRRP filter and load balancing.
 //! - [`host`]: the machine's interfaces and runtime; [`node`]: the config
 //!   resolved on it.
 //! - [`render`]: keepalived.conf and the manifests, pure.

@@ -48,6 +48,23 @@ pub struct Service {
     pub backend_port: u16,
 }
 
+/// The services for the VIPs of `vips`: each spread over the ready
+/// backends of its family, in address order.
+pub fn services(vips: &[IpAddr], port: u16, ready: &[IpAddr], backend_port: u16) -> Vec<Service> {
+    vips.iter()
+        .map(|vip| Service {
+            vip: *vip,
+            port,
+            backends: ready
+                .iter()
+                .filter(|b| b.is_ipv4() == vip.is_ipv4())
+                .copied()
+                .collect(),
+            backend_port,
+        })
+        .collect()
+}
+
 /// The balancing table, replacing a leftover one in the same transaction.
 /// Kernel NAT, as kube-proxy's nftables mode does it: a new connection to
 /// a VIP:PORT is DNATed to the next backend (`numgen inc`: round robin),
@@ -99,6 +116,13 @@ pub fn apply_balance(nft: &Path, services: &[Service]) -> Result<()> {
 /// Installs the filter (atomically replacing a leftover one).
 pub fn apply(nft: &Path, from: &[IpAddr]) -> Result<()> {
     run(nft, &["-f", "-"], Some(&ruleset(from))).map(drop)
+}
+
+/// The kernel's verdict on `ruleset` (`nft --check`: the whole
+/// transaction is sent, validated, loading what modules it needs, and
+/// aborted), applying nothing.
+pub fn check(nft: &Path, ruleset: &str) -> Result<()> {
+    run(nft, &["--check", "-f", "-"], Some(ruleset)).map(drop)
 }
 
 /// Removes the VRRP filter's table; false when there was none.
@@ -214,5 +238,19 @@ mod tests {
             format!("{e:#}").contains("cannot run /nonexistent/nft -f -"),
             "{e:#}"
         );
+    }
+
+    #[test]
+    fn each_vip_is_spread_over_the_ready_backends_of_its_family() {
+        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
+        let s = services(
+            &[ip("192.0.2.10"), ip("2001:db8::10")],
+            443,
+            &[ip("192.0.2.11"), ip("192.0.2.13"), ip("2001:db8::12")],
+            6443,
+        );
+        assert_eq!(s[0].backends, [ip("192.0.2.11"), ip("192.0.2.13")]);
+        assert_eq!(s[1].backends, [ip("2001:db8::12")]);
+        assert!(s.iter().all(|s| s.port == 443 && s.backend_port == 6443));
     }
 }

@@ -26,6 +26,17 @@ pub struct Node {
     pub warnings: Vec<String>,
 }
 
+impl Node {
+    /// Every master as listed, and this node's address if not listed: the
+    /// VRRP filter's sources and the balancing's backends, the same list
+    /// on every master.
+    pub fn masters(&self) -> Vec<IpAddr> {
+        let mut all = self.config.peers.clone();
+        all.extend(self.unicast_src.filter(|ip| !all.contains(ip)));
+        all
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detected {
     pub interface: String,

@@ -418,6 +418,38 @@ fn keepalived_checks_the_config_before_anything_is_written() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
+/// With --load-balance and --vrrp-filter, install asks this kernel
+/// (`nft --check`) to take the agent's tables before writing; the check
+/// applies nothing. A ruleset nft refuses is the host's Failed verdict.
+#[test]
+fn install_has_the_kernel_check_the_nftables_tables_and_applies_none() {
+    if !prerequisites("nft --check before writing", true, &["ip", "nft"]) {
+        return;
+    }
+    let ns = Netns::new();
+    ns.veth("eth0", &["192.0.2.11/24", "2001:db8::11/64"]);
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let peers = ["--peer", "192.0.2.11", "--peer", "192.0.2.12"];
+    let args = [
+        &["--vip", "192.0.2.10", "--vip", "2001:db8::10"][..],
+        &peers,
+        &["--load-balance", "--vrrp-filter"],
+    ]
+    .concat();
+    let out = install(&ns, r, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tables = run(ns.exec("nft").args(["list", "tables"]));
+    assert_eq!(text(&tables.stdout), "", "the check applied a table");
+
+    use kubealived::host::{ConfigTest, Host, RealHost};
+    let verdict = RealHost.test_nft_ruleset("table inet kubealived_x { chain c { nonsense } }\n");
+    assert!(
+        matches!(&verdict, ConfigTest::Failed(said) if said.contains("nonsense")),
+        "{verdict:?}"
+    );
+}
+
 #[test]
 fn a_foreign_manifest_needs_force_and_uninstall_leaves_foreign_files() {
     let Some(ns) = lab() else { return };

@@ -15,7 +15,7 @@
 use super::args::AgentArgs;
 use super::health::{Checker, FailureKind, Hysteresis};
 use super::state::State;
-use crate::nft::{self, Service};
+use crate::nft;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{mpsc, Arc};
@@ -60,23 +60,6 @@ fn targets(backends: &BTreeMap<IpAddr, Backend>) -> Vec<IpAddr> {
     } else {
         fast
     }
-}
-
-/// The services for the VIPs of `vips`: each spread over the ready
-/// backends of its family, in address order.
-pub fn services(vips: &[IpAddr], port: u16, ready: &[IpAddr], backend_port: u16) -> Vec<Service> {
-    vips.iter()
-        .map(|vip| Service {
-            vip: *vip,
-            port,
-            backends: ready
-                .iter()
-                .filter(|b| b.is_ipv4() == vip.is_ipv4())
-                .copied()
-                .collect(),
-            backend_port,
-        })
-        .collect()
 }
 
 /// Starts the checks and the table's keeper, which report to `state`
@@ -163,7 +146,10 @@ fn keep_table(
     loop {
         let now = targets(&backends);
         if applied.as_ref() != Some(&now) {
-            match nft::apply_balance(&args.nft, &services(vips, port, &now, args.apiserver_port)) {
+            match nft::apply_balance(
+                &args.nft,
+                &nft::services(vips, port, &now, args.apiserver_port),
+            ) {
                 Ok(()) => {
                     let list: Vec<String> = now.iter().map(IpAddr::to_string).collect();
                     log(format!(
@@ -222,19 +208,5 @@ mod tests {
             "none: the VIP reaches this node's apiserver"
         );
         assert!(targets(&BTreeMap::new()).is_empty());
-    }
-
-    #[test]
-    fn each_vip_is_spread_over_the_ready_backends_of_its_family() {
-        let ip = |a: &str| a.parse::<IpAddr>().unwrap();
-        let s = services(
-            &[ip("192.0.2.10"), ip("2001:db8::10")],
-            443,
-            &[ip("192.0.2.11"), ip("192.0.2.13"), ip("2001:db8::12")],
-            6443,
-        );
-        assert_eq!(s[0].backends, [ip("192.0.2.11"), ip("192.0.2.13")]);
-        assert_eq!(s[1].backends, [ip("2001:db8::12")]);
-        assert!(s.iter().all(|s| s.port == 443 && s.backend_port == 6443));
     }
 }

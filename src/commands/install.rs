@@ -5,6 +5,7 @@ use super::{require_root, vrrp_summary, warn, Rendered, RootArgs};
 use crate::agent::target;
 use crate::error::usage;
 use crate::host::{ConfigTest, Host};
+use crate::nft;
 use crate::node::Node;
 use crate::paths::{
     read_optional, Root, APISERVER_MANIFEST, IMAGE_ARCHIVE, MANIFEST, OWNED_FILES, SAVED_CONFIG,
@@ -48,6 +49,7 @@ pub fn run(args: &InstallArgs, host: &dyn Host, out: &mut dyn Write) -> Result<(
     check_targets(&root, args.force)?;
     warn(&node.warnings);
     check_with_keepalived(host, node, &rendered.keepalived_conf)?;
+    check_with_nft(host, node)?;
 
     let image = &node.config.image;
     let packaged = crate::config::default_image();
@@ -149,6 +151,44 @@ fn check_with_keepalived(host: &dyn Host, node: &Node, conf: &str) -> Result<()>
                  with the same flags prints the file its line numbers refer to), then run install again.",
                 hide(said).trim_end()
             ))
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's own check (`nft --check`) of the nftables tables the
+/// agent will apply, where this host has nft: a kernel without nftables
+/// NAT would otherwise show only in the pod's status, after install said
+/// it was done. Before anything is written, and in a dry run too.
+fn check_with_nft(host: &dyn Host, node: &Node) -> Result<()> {
+    let masters = node.masters();
+    let mut tables = Vec::new();
+    if node.config.vrrp_filter {
+        tables.push(("--vrrp-filter", nft::ruleset(&masters)));
+    }
+    if let Some(balance) = node.config.balance {
+        let services = nft::services(
+            &node.config.vips,
+            balance.port,
+            &masters,
+            node.config.apiserver_port,
+        );
+        tables.push(("--load-balance", nft::balance_ruleset(&services)));
+    }
+    for (flag, ruleset) in tables {
+        match host.test_nft_ruleset(&ruleset) {
+            ConfigTest::Failed(said) => {
+                return Err(usage!(
+                    "this node's kernel refuses the nftables table {flag} needs (`nft --check`, which \
+                     applies nothing):\n{}\n\
+                     Fix: load the nftables modules it is about (nf_tables, nft_chain_nat, nft_nat, \
+                     nft_numgen, nft_fib_inet, nft_ct, nft_masq; `modprobe NAME`, and list them in \
+                     /etc/modules-load.d/ for the next boot), or install without {flag}.",
+                    said.trim_end()
+                ))
+            }
+            ConfigTest::Skipped(why) => warn(&Vec::from_iter(why)),
+            ConfigTest::Passed(_) => {}
         }
     }
     Ok(())

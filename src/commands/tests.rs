@@ -267,6 +267,47 @@ fn install_refuses_a_config_keepalived_rejects_and_writes_nothing() {
     assert!(result.is_ok() && out.contains("created"), "{out}");
 }
 
+/// The kernel's verdict on the agent's nftables tables (`nft --check`,
+/// where the host has nft) comes before any write: a kernel that refuses
+/// the balancing's NAT is exit 2 naming the flag and the modules, not an
+/// install that succeeds and never balances. Without the options nothing
+/// is asked.
+#[test]
+fn install_refuses_nftables_tables_the_kernel_rejects_and_writes_nothing() {
+    use crate::host::ConfigTest;
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let said = "Error: Could not process rule: No such file or directory\n\
+                add chain inet kubealived_lb prerouting { type nat hook prerouting priority dstnat; }";
+    let refusing = host().nft_says(ConfigTest::Failed(said.into()));
+    let peers = ["--peer", "192.0.2.11", "--peer", "192.0.2.12"];
+    for (flag, dry_run) in [
+        ("--load-balance", true),
+        ("--load-balance", false),
+        ("--vrrp-filter", false),
+    ] {
+        let mut args = vec!["install", "--vip", "192.0.2.10", flag];
+        args.extend(peers);
+        args.extend(dry_run.then_some("--dry-run"));
+        let (result, out) = kubealived_on(&refusing, r, &args);
+        let err = result.unwrap_err();
+        assert!(crate::error::is_usage(&err), "{err:#}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(said)
+                && msg.contains(&format!("the nftables table {flag} needs"))
+                && msg.contains("modprobe")
+                && msg.contains(&format!("or install without {flag}")),
+            "{msg}"
+        );
+        assert!(out.is_empty(), "{out}");
+        assert!(std::fs::read_dir(r).unwrap().next().is_none(), "wrote");
+    }
+    // Neither option: the kernel is not asked.
+    let (result, out) = kubealived_on(&refusing, r, &["install", "--vip", "192.0.2.10"]);
+    assert!(result.is_ok() && out.contains("created"), "{out}");
+}
+
 #[test]
 fn install_puts_the_packaged_image_into_the_runtime_before_the_manifest() {
     use crate::paths::IMAGE_ARCHIVE;

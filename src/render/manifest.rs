@@ -63,18 +63,14 @@ fn command(node: &Node) -> Vec<String> {
     // The VRRP filter's sources: every master as listed (so the DaemonSet's
     // is right on each of them), and this node's address if not listed.
     if node.config.vrrp_filter {
-        let mut from = node.config.peers.clone();
-        from.extend(node.unicast_src.filter(|ip| !from.contains(ip)));
-        for ip in from {
+        for ip in node.masters() {
             cmd.extend(["--vrrp-from".into(), ip.to_string()]);
         }
     }
     // The balancing's backends: every master as listed, and this node.
     if let Some(balance) = node.config.balance {
         cmd.extend(["--balance-port".into(), balance.port.to_string()]);
-        let mut backends = node.config.peers.clone();
-        backends.extend(node.unicast_src.filter(|ip| !backends.contains(ip)));
-        for ip in backends {
+        for ip in node.masters() {
             cmd.extend(["--backend".into(), ip.to_string()]);
         }
     }

@@ -95,6 +95,9 @@ pub const AGENT_RUN_DIR: &str = "/run/kubealived";
 pub const TRACK_FILE: &str = "apiserver-ready";
 /// In AGENT_RUN_DIR: keepalived's notify_fifo.
 pub const NOTIFY_FIFO: &str = "notify.fifo";
+/// In AGENT_RUN_DIR: its mtime is the last check while this node held the
+/// VIP (the pod's emptyDir keeps it across a container restart).
+pub const HOLDER_MARK: &str = "holder-mark";
 /// In AGENT_RUN_DIR: keepalived's pid files.
 pub const KEEPALIVED_PID: &str = "keepalived.pid";
 pub const VRRP_PID: &str = "vrrp.pid";

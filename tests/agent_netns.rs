@@ -165,6 +165,18 @@ fn holder_and_backup(a: &mut Master, b: &mut Master) {
     assert!(has_vip(&a.ns) && !has_vip(&b.ns));
 }
 
+/// [`holder_and_backup`] in a fresh directory (kept with them: drop it
+/// last); None, skipped loudly, without root or the tools.
+fn holder_and_backup_in_tmp(what: &str) -> Option<(tempfile::TempDir, Master, Master)> {
+    if !prerequisites(what, true, &["ip", "openssl", "python3", "keepalived"]) {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = two_masters(tmp.path());
+    holder_and_backup(&mut a, &mut b);
+    Some((tmp, a, b))
+}
+
 /// kubeadm's kube-apiserver.yaml for the stand-in (probed on loopback),
 /// with `--bind-address=bind`; written by rename, as kubelet sees it.
 fn write_apiserver_manifest(dir: &Path, bind: &str) {
@@ -186,16 +198,9 @@ fn write_apiserver_manifest(dir: &Path, bind: &str) {
 /// ready again.
 #[test]
 fn a_holder_whose_apiserver_binds_the_node_s_address_gives_the_vip_up() {
-    if !prerequisites(
-        "agent bind-address",
-        true,
-        &["ip", "openssl", "python3", "keepalived"],
-    ) {
+    let Some((_tmp, a, b)) = holder_and_backup_in_tmp("agent bind-address") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut a, mut b) = two_masters(tmp.path());
-    holder_and_backup(&mut a, &mut b);
+    };
     write_apiserver_manifest(&a.dir, "192.0.2.11");
     let why = "kube-apiserver binds 192.0.2.11 only, so connections to the VIP 192.0.2.10 are \
                refused on this node";
@@ -295,13 +300,10 @@ fn a_full_run_directory_fails_closed() {
 
 #[test]
 fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
-    if !prerequisites("agent", true, &["ip", "openssl", "python3", "keepalived"]) {
+    let Some((tmp, mut a, mut b)) = holder_and_backup_in_tmp("agent") else {
         return;
-    }
+    };
     use nix::sys::signal::Signal;
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut a, mut b) = two_masters(tmp.path());
-    holder_and_backup(&mut a, &mut b);
 
     // /metrics parses, and says what status says.
     let metrics = get(&a.ns, "/metrics");
@@ -472,4 +474,94 @@ fn agent_moves_the_vip_fast_and_never_leaves_it_behind() {
     let status = a.agent.take().unwrap().wait().unwrap();
     assert!(!status.success());
     assert!(!has_vip(&a.ns), "{}", a.log());
+}
+
+/// The holder's whole pod SIGKILLed at one instant (every process frozen,
+/// then killed: keepalived cannot resign, the guard cannot clean up) and
+/// started again at once, as kubelet does after a first crash: the VIP
+/// left on A's interface is kept until B's master-down timer has given it
+/// to B, so some master holds it all along, and A lets go of it within
+/// the agent's window (4 adverts and a check) of its last mark.
+#[test]
+fn a_pod_killed_at_once_keeps_its_vip_until_a_peer_has_taken_it() {
+    let Some((_tmp, mut a, b)) = holder_and_backup_in_tmp("agent leftover VIP") else {
+        return;
+    };
+    use nix::sys::signal::Signal;
+
+    let mut guard = a.agent.take().unwrap();
+    let id = guard.id();
+    let children = std::fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap();
+    let worker: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let pids = [
+        id as i32,
+        worker,
+        a.pid("keepalived.pid"),
+        a.pid("vrrp.pid"),
+    ];
+    for p in pids {
+        kill(p, Signal::SIGSTOP);
+    }
+    let killed = Instant::now();
+    for p in pids {
+        kill(p, Signal::SIGKILL);
+    }
+    guard.wait().unwrap();
+    assert!(
+        has_vip(&a.ns),
+        "the kill took the VIP: nothing left to test"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    a.start_agent();
+
+    // Every 10 ms: who holds the VIP, until B alone does.
+    let (mut none, mut both, mut last) = (Duration::ZERO, Duration::ZERO, Instant::now());
+    let b_alone = loop {
+        let (on_a, on_b) = (has_vip(&a.ns), has_vip(&b.ns));
+        let now = Instant::now();
+        match (on_a, on_b) {
+            (false, false) => none += now - last,
+            (true, true) => both += now - last,
+            (false, true) => break now - killed,
+            (true, false) => {}
+        }
+        last = now;
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "B never alone\n{}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    println!(
+        "pod SIGKILLed, restarted after 0.3 s: no holder for {:.3} s, two holders for {:.3} s, \
+         B alone after {:.3} s",
+        none.as_secs_f64(),
+        both.as_secs_f64(),
+        b_alone.as_secs_f64()
+    );
+    assert!(
+        none < Duration::from_millis(100),
+        "{none:?} with no holder\n{}",
+        a.log()
+    );
+    // B's master-down timer: under 4 adverts (0.3 s) after the kill; A
+    // lets go under 4 adverts and a check after its last mark.
+    assert!(both < Duration::from_millis(1000), "{both:?}\n{}", a.log());
+    assert!(
+        b_alone < Duration::from_millis(1800),
+        "{b_alone:?}\n{}",
+        a.log()
+    );
+    assert!(
+        a.log().contains("until a peer has taken it over"),
+        "{}",
+        a.log()
+    );
+    wait_for(
+        "A's keepalived running as a backup",
+        Duration::from_secs(5),
+        || a.status().contains("role: BACKUP"),
+    );
+    assert!(has_vip(&b.ns) && !has_vip(&a.ns));
 }

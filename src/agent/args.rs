@@ -122,6 +122,13 @@ impl AgentArgs {
     pub fn hand_over_for(&self) -> Duration {
         Duration::from_millis(self.advert_interval_ms * 4 + 500)
     }
+    /// A peer has taken the VIP over within this of this node's last
+    /// advert: its master-down timer (3 adverts and a skew under one),
+    /// and a check interval, as the holder marks once per check
+    /// ([`super::leftover`]).
+    pub fn peers_take_over_within(&self) -> Duration {
+        Duration::from_millis(self.advert_interval_ms * 4) + self.interval()
+    }
     pub fn vips(&self) -> Vips {
         Vips(
             self.vips

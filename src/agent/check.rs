@@ -1,11 +1,12 @@
 //! The check loop: the local apiserver's `/readyz` every interval (its
 //! certificate verified once the cluster CA is there), after hysteresis,
 //! into keepalived's track file, never ready while kube-apiserver binds an
-//! address that refuses the VIP; and the watchdog that writes 0 when the
-//! loop is stuck.
+//! address that refuses the VIP; the holder's mark ([`super::leftover`]);
+//! and the watchdog that writes 0 when the loop is stuck.
 
 use super::args::AgentArgs;
 use super::health::{Checker, Failure, FailureKind, Hysteresis};
+use super::leftover::Mark;
 use super::log;
 use super::notify::Role;
 use super::state::State;
@@ -34,6 +35,7 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
     let mut held_while_ready = false;
     let vips: Vec<_> = args.vips.iter().map(|(ip, _)| *ip).collect();
     let mut refused: Option<String> = None;
+    let mut mark = Mark::new(&args.run_dir);
     loop {
         let start = Instant::now();
         let timeout = hysteresis.deadline().map_or(args.timeout(), |deadline| {
@@ -106,6 +108,9 @@ pub fn check_loop(args: &AgentArgs, state: &State, track: &TrackFile) {
             Health::Unhealthy
         };
         state.track_written(track.set(health).map(drop).map_err(|e| format!("{e:#}")));
+        if state.role() == Role::Master {
+            mark.holding();
+        }
         thread::sleep(args.interval().saturating_sub(start.elapsed()));
     }
 }

@@ -16,6 +16,9 @@
 //!   second: it resigns and a backup takes over at once. One that answers
 //!   red (a graceful shutdown) gets 0: the lower priority hands the VIP
 //!   over make-before-break.
+//! - [`leftover`]: a VIP a predecessor killed with keepalived left here is
+//!   kept until a peer has taken it over (the holder marks each check),
+//!   then removed, and keepalived starts.
 //! - [`supervise`]: keepalived in the foreground with `--dont-respawn`;
 //!   when it exits the VIPs are removed at once ([`vips`], netlink) and it
 //!   starts again.
@@ -38,6 +41,7 @@ pub mod client;
 pub mod guard;
 pub mod handover;
 pub mod health;
+pub mod leftover;
 pub mod metrics;
 pub mod notify;
 pub mod server;
@@ -55,9 +59,10 @@ use args::AgentArgs;
 use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::{fork, ForkResult};
 use state::State;
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, SystemTime};
 use supervise::Supervisor;
 use track::{Health, TrackFile};
 
@@ -111,7 +116,25 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
         ));
     }
     let vips = args.vips();
-    vips.remove_logged("leftover at start");
+    let left = vips.present();
+    let keep = if left.is_empty() {
+        Duration::ZERO
+    } else {
+        let last = leftover::Mark::new(&args.run_dir).last();
+        leftover::keep_for(last, SystemTime::now(), args.peers_take_over_within())
+    };
+    if keep.is_zero() {
+        vips.remove_logged("leftover at start");
+    } else {
+        let list: Vec<String> = left.iter().map(IpAddr::to_string).collect();
+        log(format!(
+            "{} left here by the agent before, which held it until a moment ago and was killed \
+             with keepalived: kept {:.2} s more, until a peer has taken it over, so that clients \
+             are answered meanwhile; keepalived (which removes it at start) waits until then",
+            list.join(", "),
+            keep.as_secs_f64()
+        ));
+    }
     let track = Arc::new(TrackFile::new(args.run_dir.join(TRACK_FILE)));
     // Unhealthy until the apiserver answered `rise` times.
     track.set(Health::Unhealthy)?;
@@ -164,6 +187,10 @@ fn worker(args: &AgentArgs, listener: TcpListener, signals: SigSet) -> Result<()
             .spawn(move || {
                 notify::read_fifo(&fifo, |event| state.set_role(event.role, event.priority))
             })?;
+    }
+    if !keep.is_zero() {
+        thread::sleep(keep);
+        vips.remove_logged("leftover, kept until a peer took over");
     }
     let keepalived = Supervisor::start(args, state.clone())?;
 

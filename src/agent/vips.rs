@@ -29,6 +29,13 @@ impl Vips {
             .collect())
     }
 
+    /// The VIPs on their interface now (none when that cannot be read).
+    pub fn present(&self) -> Vec<IpAddr> {
+        self.find()
+            .map(|found| found.into_iter().map(|(ip, _)| ip).collect())
+            .unwrap_or_default()
+    }
+
     /// Removes every VIP from the interface; returns those that were there.
     pub fn remove(&self) -> Result<Vec<IpAddr>> {
         let found = self.find()?;

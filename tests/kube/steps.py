@@ -9,7 +9,7 @@ import time
 import designs
 import kubeadm
 from constants import ADVERT_S, ETCD_LOST_S, KUBEALIVED_IMAGE_2, PORT, VIP
-from host import Failed, log, sh, wait, within
+from host import Failed, log, sh, wait
 from names import BALANCE_TABLE  # tests/lab's
 from watch import ACCEPTS, READY, GoClient
 
@@ -318,18 +318,10 @@ def lose_etcd_quorum(cluster, client, report, step):
     log(f"step {step}: the VIP moved {takes} time(s) from the stop to the first answer after the restore")
     # An apiserver whose liveness probe failed while etcd was gone sits in
     # kubelet's crash-loop back-off (10 s, 20 s, ... up to 5 min) after the
-    # restore: minutes, kubelet's and not the VIP's (281 s in one CI run),
-    # but the next step needs all three. What an operator does: restart
-    # kubelet (its back-off is in memory) where one is still not ready
-    # 20 s after kubectl answered.
-    if not within(lambda: all(n.apiserver.now() == READY for n in cluster.nodes), 20):
-        for n in cluster.nodes:
-            if n.apiserver.now() != READY and n.kubelet and n.kubelet.poll() is None:
-                log(f"step {step}: {n.name}'s apiserver in kubelet's back-off: restarting kubelet")
-                n.kubelet.terminate()  # its supervisor starts it again, as systemd would
+    # restore: minutes, kubelet's and not the VIP's, but the next step
+    # needs all three.
     wait("all apiservers ready again", lambda: all(n.apiserver.now() == READY for n in cluster.nodes), 600, 0.5)
-    report.timed(step, "  all three apiservers ready again (kubelet restarted where in back-off)",
-                 time.monotonic() - until)
+    report.timed(step, "  all three apiservers ready again (kubelet's back-off)", time.monotonic() - until)
     # Two holders only for VRRP's tie-break (two backups taking it at the
     # same moment, the lower yielding at the first advert: about 1 ms).
     if none > ADVERT_S or two > 0.01 or takes > 1:
